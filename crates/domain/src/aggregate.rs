@@ -17,6 +17,12 @@ pub trait DomainEvent: Serialize + DeserializeOwned + Clone + Send + Sync + 'sta
     fn schema_version(&self) -> u32 {
         1
     }
+    /// The regions (villages, towns) this event concerns. The executor records them in the
+    /// event's metadata so an auditor can replay one village's history (无感留痕) without
+    /// knowing every event type.
+    fn regions(&self) -> Vec<crate::region::RegionId> {
+        Vec::new()
+    }
 }
 
 /// A refusal of a command. `Display` is the message a village cadre reads (Chinese);
