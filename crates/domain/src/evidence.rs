@@ -37,7 +37,10 @@ impl EvidenceRef {
         if name.is_empty() || name.chars().count() > 200 {
             return Err(InvalidEvidence::MissingName);
         }
-        Ok(EvidenceRef { sha256: hash, name: name.to_owned() })
+        Ok(EvidenceRef {
+            sha256: hash,
+            name: name.to_owned(),
+        })
     }
     pub fn sha256(&self) -> &str {
         &self.sha256
@@ -56,6 +59,9 @@ impl TryFrom<RawEvidence> for EvidenceRef {
 
 impl From<EvidenceRef> for RawEvidence {
     fn from(e: EvidenceRef) -> Self {
-        RawEvidence { sha256: e.sha256, name: e.name }
+        RawEvidence {
+            sha256: e.sha256,
+            name: e.name,
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::region::RegionId;
+use crate::region::{RegionId, RegionLevel};
 
 /// Stable id of a person (cadre, auditor, administrator). Never empty.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -23,7 +23,10 @@ impl PersonId {
     pub fn parse(raw: impl Into<String>) -> Result<Self, InvalidPersonId> {
         let raw = raw.into();
         let trimmed = raw.trim();
-        if trimmed.is_empty() || trimmed.chars().count() > 64 || trimmed.chars().any(char::is_control) {
+        if trimmed.is_empty()
+            || trimmed.chars().count() > 64
+            || trimmed.chars().any(char::is_control)
+        {
             return Err(InvalidPersonId(raw));
         }
         Ok(PersonId(trimmed.to_owned()))
@@ -74,6 +77,37 @@ pub enum Role {
     Administrator,
 }
 
+impl Role {
+    /// The level of region a person in this role acts for: town roles over a town,
+    /// village roles over a village. `None` for auditors and administrators, who may hold
+    /// any scope.
+    pub fn acts_at(&self) -> Option<RegionLevel> {
+        match self {
+            Role::TownOfficeStaff | Role::TownLeader { .. } | Role::PartyCommitteeSecretary => {
+                Some(RegionLevel::Town)
+            }
+            Role::VillageSecretary | Role::VillageCadre | Role::GridLeader => {
+                Some(RegionLevel::Village)
+            }
+            Role::Auditor | Role::Administrator => None,
+        }
+    }
+
+    /// The role's Chinese name, for messages.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Role::TownOfficeStaff => "镇街工作人员",
+            Role::TownLeader { .. } => "镇街分管领导",
+            Role::PartyCommitteeSecretary => "镇街党委书记",
+            Role::VillageSecretary => "村社书记",
+            Role::VillageCadre => "村干部",
+            Role::GridLeader => "网格长",
+            Role::Auditor => "审计督查人员",
+            Role::Administrator => "系统管理员",
+        }
+    }
+}
+
 /// The authenticated caller of a command: a person in a role over a region.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
@@ -101,6 +135,11 @@ impl Actor {
     /// Whether `region` lies inside this actor's scope (the scope itself included).
     pub fn covers(&self, region: &RegionId) -> bool {
         self.scope.contains(region)
+    }
+
+    /// Whether this actor is an administrator whose scope covers `region`.
+    pub fn administers(&self, region: &RegionId) -> bool {
+        matches!(self.role, Role::Administrator) && self.covers(region)
     }
 
     /// Whether this actor leads the named duty area (category).

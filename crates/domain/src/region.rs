@@ -119,6 +119,72 @@ impl fmt::Display for RegionId {
     }
 }
 
+/// A grid (网格) inside a village: the village's code and the grid's number (1..=999),
+/// written `330681104201-003`. Grids are not statistical regions, so they are not a
+/// [`RegionId`]; a grid's scope checks go through its village.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct GridId {
+    village: RegionId,
+    number: u16,
+}
+
+/// A string that is not `{12-digit village code}-{grid number 1..=999}`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid grid id {0:?}: expected a village code and a grid number, e.g. 330681104201-003")]
+pub struct InvalidGridId(pub String);
+
+impl GridId {
+    pub const MAX_NUMBER: u16 = 999;
+
+    /// A grid of `village` numbered `number`. The region must be a village.
+    pub fn new(village: RegionId, number: u16) -> Result<Self, InvalidGridId> {
+        if village.level() != RegionLevel::Village || number == 0 || number > Self::MAX_NUMBER {
+            return Err(InvalidGridId(format!("{village}-{number}")));
+        }
+        Ok(GridId { village, number })
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidGridId> {
+        let bad = || InvalidGridId(raw.to_owned());
+        let (village, number) = raw.trim().split_once('-').ok_or_else(bad)?;
+        let village = RegionId::parse(village).map_err(|_| bad())?;
+        if number.is_empty() || number.len() > 3 || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let number: u16 = number.parse().map_err(|_| bad())?;
+        GridId::new(village, number).map_err(|_| bad())
+    }
+
+    /// The village this grid belongs to.
+    pub fn village(&self) -> &RegionId {
+        &self.village
+    }
+
+    pub fn number(&self) -> u16 {
+        self.number
+    }
+}
+
+impl TryFrom<String> for GridId {
+    type Error = InvalidGridId;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        GridId::parse(&raw)
+    }
+}
+
+impl From<GridId> for String {
+    fn from(id: GridId) -> String {
+        id.to_string()
+    }
+}
+
+impl fmt::Display for GridId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{:03}", self.village, self.number)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +214,26 @@ mod tests {
     fn rejects_malformed_codes() {
         for bad in ["", "3306", "33060000000x", "0000000000001", "3306000000000"] {
             assert!(RegionId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn grid_ids_name_a_village_and_a_number() {
+        let grid = GridId::parse("330681104201-003").expect("valid grid");
+        assert_eq!(grid.village(), &id("330681104201"));
+        assert_eq!(grid.number(), 3);
+        assert_eq!(grid.to_string(), "330681104201-003");
+        assert_eq!(GridId::parse("330681104201-3"), Ok(grid));
+        for bad in [
+            "",
+            "330681104201",
+            "330681104201-",
+            "330681104201-0",
+            "330681104000-001",
+            "330681104201-1000",
+            "330681104201-x1",
+        ] {
+            assert!(GridId::parse(bad).is_err(), "{bad}");
         }
     }
 }

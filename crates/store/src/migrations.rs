@@ -1,0 +1,40 @@
+//! One embedded sqlx `Migrator` per backend. The SQL lives in `migrations/{sqlite,postgres}`
+//! at the repository root and is compiled into the binary, so a deployed `xingcun` needs no
+//! migration files beside it. Migrations are append-only once landed.
+
+use std::borrow::Cow;
+
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+macro_rules! embedded {
+    ($( $version:literal, $description:literal, $path:literal; )*) => {
+        vec![$( Migration::new(
+            $version,
+            Cow::Borrowed($description),
+            MigrationType::Simple,
+            include_str!($path).into_sql_str(),
+            false,
+        ), )*]
+    };
+}
+
+/// Migrations for the SQLite backend.
+pub fn sqlite() -> Migrator {
+    Migrator {
+        migrations: Cow::Owned(embedded![
+            1, "events", "../../../migrations/sqlite/0001_events.sql";
+        ]),
+        ..Migrator::DEFAULT
+    }
+}
+
+/// Migrations for the PostgreSQL backend.
+pub fn postgres() -> Migrator {
+    Migrator {
+        migrations: Cow::Owned(embedded![
+            1, "events", "../../../migrations/postgres/0001_events.sql";
+        ]),
+        ..Migrator::DEFAULT
+    }
+}

@@ -1,0 +1,400 @@
+//! The city-scale backend: PostgreSQL, several server processes against one primary.
+//!
+//! Appends are serialised by a transaction-scoped advisory lock (see `writer` for why) and
+//! grouped per process by the writer task; rows go in with one `unnest` insert per group.
+//! Every committing append issues `pg_notify('xingcun_events', head)` inside its
+//! transaction, so the notification is delivered exactly when the rows become visible, to
+//! every process that listens: subscribers in all instances wake without polling.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::postgres::{PgListener, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::EventLog;
+use crate::clock::Clock;
+use crate::error::{StoreError, redact_url};
+use crate::migrations;
+use crate::model::{AppendOutcome, AppendRequest, RecordedEvent, StreamId};
+use crate::upcast::Upcasters;
+use crate::writer::{self, Existing, Head, LogBackend, WriterHandle, spawn_writer};
+
+/// Key of the advisory lock that serialises appends to the log ("xingcun" in ASCII, folded).
+const LOG_LOCK_KEY: i64 = 0x78_69_6e_67_63_75_6e;
+/// The LISTEN/NOTIFY channel that carries the new head position.
+pub const NOTIFY_CHANNEL: &str = "xingcun_events";
+
+/// The PostgreSQL event store.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    log: Arc<PgLog>,
+    writer: WriterHandle,
+    head_tx: Arc<watch::Sender<u64>>,
+    head: watch::Receiver<u64>,
+    clock: Arc<dyn Clock>,
+    upcasters: Arc<Upcasters>,
+}
+
+struct PgLog {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connect, apply migrations, start the writer and the LISTEN task.
+    pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(|e| StoreError::Unreachable {
+                url: redact_url(url),
+                reason: e.to_string(),
+            })?;
+        migrations::postgres().run(&pool).await?;
+        Self::from_pool(pool, clock).await
+    }
+
+    async fn from_pool(pool: PgPool, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        let head_position: i64 =
+            sqlx::query_scalar("select coalesce(max(position), 0) from events")
+                .fetch_one(&pool)
+                .await?;
+        let (head_tx, head) = watch::channel(head_position as u64);
+        let head_tx = Arc::new(head_tx);
+        let mut listener = PgListener::connect_with(&pool).await?;
+        listener.listen(NOTIFY_CHANNEL).await?;
+        spawn_listener(listener, head_tx.clone());
+        let log = Arc::new(PgLog { pool: pool.clone() });
+        let writer = spawn_writer(log.clone(), clock.clone(), head_tx.clone());
+        Ok(PostgresStore {
+            pool,
+            log,
+            writer,
+            head_tx,
+            head,
+            clock,
+            upcasters: Arc::new(Upcasters::new()),
+        })
+    }
+
+    /// Read events through these upcasters from now on.
+    pub fn with_upcasters(mut self, upcasters: Upcasters) -> Self {
+        self.upcasters = Arc::new(upcasters);
+        self
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Write an append inside a transaction and hold it open, holding the log lock, until
+    /// [`HeldAppend::commit`]. Bypasses group commit. Used to prove that readers never see
+    /// a later append while an earlier one is in flight; also usable for maintenance that
+    /// must pause writers.
+    pub async fn begin_held_append(
+        &self,
+        request: AppendRequest,
+    ) -> Result<HeldAppend, StoreError> {
+        crate::validate_request(&request)?;
+        let mut tx = self.log.begin().await?;
+        let (mut outcomes, rows, head) = writer::plan_in_tx(
+            self.log.as_ref(),
+            &mut tx,
+            self.clock.as_ref(),
+            std::slice::from_ref(&request),
+        )
+        .await?;
+        if !rows.is_empty() {
+            self.log.insert(&mut tx, &rows).await?;
+        }
+        let outcome = outcomes.pop().unwrap_or(Err(StoreError::Closed))?;
+        Ok(HeldAppend {
+            tx,
+            log: self.log.clone(),
+            head_tx: self.head_tx.clone(),
+            head,
+            outcome,
+        })
+    }
+
+    async fn fetch(
+        &self,
+        query: sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(decode).collect()
+    }
+}
+
+/// An append written but not committed; it holds the log lock until committed or dropped.
+pub struct HeldAppend {
+    tx: Transaction<'static, Postgres>,
+    log: Arc<PgLog>,
+    head_tx: Arc<watch::Sender<u64>>,
+    head: u64,
+    outcome: AppendOutcome,
+}
+
+impl HeldAppend {
+    pub async fn commit(self) -> Result<AppendOutcome, StoreError> {
+        self.log.commit(self.tx, self.head).await?;
+        writer::advance(&self.head_tx, self.head);
+        Ok(self.outcome)
+    }
+}
+
+fn spawn_listener(mut listener: PgListener, head_tx: Arc<watch::Sender<u64>>) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = head_tx.closed() => break,
+                received = listener.recv() => match received {
+                    Ok(note) => {
+                        if let Ok(head) = note.payload().parse::<u64>() {
+                            writer::advance(&head_tx, head);
+                        }
+                    }
+                    Err(e) => {
+                        // PgListener reconnects by itself on the next recv; avoid a hot loop.
+                        tracing::warn!(error = %e, "LISTEN connection lost; reconnecting");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                },
+            }
+        }
+    });
+}
+
+fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {
+    let position: i64 = row.try_get("position")?;
+    let metadata: Value = row.try_get("metadata")?;
+    Ok(RecordedEvent {
+        position: position as u64,
+        stream_id: row.try_get("stream_id")?,
+        stream_version: row.try_get::<i64, _>("stream_version")? as u64,
+        event_id: row.try_get("event_id")?,
+        event_type: row.try_get("event_type")?,
+        schema_version: row.try_get::<i32, _>("schema_version")? as u32,
+        payload: row.try_get("payload")?,
+        metadata: serde_json::from_value(metadata).map_err(|e| StoreError::Corrupt {
+            position: position as u64,
+            reason: format!("metadata: {e}"),
+        })?,
+        recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+impl LogBackend for PgLog {
+    type Tx = Transaction<'static, Postgres>;
+
+    async fn begin(&self) -> Result<Self::Tx, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    async fn lock_head(&self, tx: &mut Self::Tx) -> Result<Head, StoreError> {
+        sqlx::query("select pg_advisory_xact_lock($1)")
+            .bind(LOG_LOCK_KEY)
+            .execute(&mut **tx)
+            .await?;
+        let row = sqlx::query(
+            "select position, hash, recorded_at from events order by position desc limit 1",
+        )
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(Head::empty());
+        };
+        Ok(Head {
+            position: row.try_get::<i64, _>("position")? as u64,
+            hash: row.try_get("hash")?,
+            recorded_at: Some(row.try_get("recorded_at")?),
+        })
+    }
+
+    async fn find_existing(
+        &self,
+        tx: &mut Self::Tx,
+        event_ids: &[Uuid],
+        command_ids: &[Uuid],
+    ) -> Result<Vec<Existing>, StoreError> {
+        let rows = sqlx::query(
+            "select event_id, command_id, position, stream_version from events \
+             where event_id = any($1) or command_id = any($2) order by position",
+        )
+        .bind(event_ids)
+        .bind(command_ids)
+        .fetch_all(&mut **tx)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Existing {
+                    event_id: row.try_get("event_id")?,
+                    command_id: row.try_get("command_id")?,
+                    position: row.try_get::<i64, _>("position")? as u64,
+                    stream_version: row.try_get::<i64, _>("stream_version")? as u64,
+                })
+            })
+            .collect()
+    }
+
+    async fn stream_versions(
+        &self,
+        tx: &mut Self::Tx,
+        streams: &[String],
+    ) -> Result<HashMap<String, u64>, StoreError> {
+        let rows = sqlx::query(
+            "select s.stream_id, (select max(e.stream_version) from events e where e.stream_id = s.stream_id) \
+             from unnest($1::text[]) as s(stream_id)",
+        )
+        .bind(streams)
+        .fetch_all(&mut **tx)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get(0)?,
+                    row.try_get::<Option<i64>, _>(1)?.unwrap_or(0) as u64,
+                ))
+            })
+            .collect()
+    }
+
+    async fn insert(&self, tx: &mut Self::Tx, rows: &[RecordedEvent]) -> Result<(), StoreError> {
+        let mut metadata = Vec::with_capacity(rows.len());
+        for e in rows {
+            metadata.push(
+                serde_json::to_value(&e.metadata)
+                    .map_err(|err| StoreError::InvalidInput(err.to_string()))?,
+            );
+        }
+        sqlx::query(
+            "insert into events (position, stream_id, category, stream_version, event_id, command_id, event_type, \
+             schema_version, payload, metadata, recorded_at, prev_hash, hash) \
+             select * from unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::uuid[], $6::uuid[], $7::text[], \
+             $8::int4[], $9::jsonb[], $10::jsonb[], $11::timestamptz[], $12::text[], $13::text[])",
+        )
+        .bind(rows.iter().map(|e| e.position as i64).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.stream_id.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.stream_id.split_once('-').map_or(e.stream_id.as_str(), |(c, _)| c).to_owned()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.stream_version as i64).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.event_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.metadata.command_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.event_type.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.schema_version as i32).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.payload.clone()).collect::<Vec<_>>())
+        .bind(metadata)
+        .bind(rows.iter().map(|e| e.recorded_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.prev_hash.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.hash.clone()).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn commit(&self, mut tx: Self::Tx, head: u64) -> Result<(), StoreError> {
+        if head > 0 {
+            sqlx::query("select pg_notify($1, $2)")
+                .bind(NOTIFY_CHANNEL)
+                .bind(head.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx.commit().await?)
+    }
+}
+
+impl EventLog for PostgresStore {
+    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
+        crate::validate_request(&request)?;
+        self.writer.append(request).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let q = sqlx::query(crate::select_events!(
+            "where stream_id = $1 and stream_version >= $2 order by stream_version"
+        ))
+        .bind(stream.as_str())
+        .bind(from_version as i64);
+        Ok(self
+            .fetch(q)
+            .await?
+            .into_iter()
+            .map(|e| self.upcasters.upcast(e))
+            .collect())
+    }
+
+    async fn read_all_raw(&self, after: u64, limit: u32) -> Result<Vec<RecordedEvent>, StoreError> {
+        let q = sqlx::query(crate::select_events!(
+            "where position > $1 order by position limit $2"
+        ))
+        .bind(after as i64)
+        .bind(i64::from(limit));
+        self.fetch(q).await
+    }
+
+    async fn read_category(
+        &self,
+        category: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let q = sqlx::query(crate::select_events!(
+            "where category = $1 and position > $2 order by position limit $3"
+        ))
+        .bind(category)
+        .bind(after as i64)
+        .bind(i64::from(limit));
+        Ok(self
+            .fetch(q)
+            .await?
+            .into_iter()
+            .map(|e| self.upcasters.upcast(e))
+            .collect())
+    }
+
+    async fn find_command(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {
+        let rows = sqlx::query(
+            "select position, stream_version from events where command_id = $1 order by position",
+        )
+        .bind(command_id)
+        .fetch_all(&self.pool)
+        .await?;
+        crate::command_outcome(
+            rows.iter()
+                .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?))),
+        )
+    }
+
+    async fn head_position(&self) -> Result<u64, StoreError> {
+        let p: i64 = sqlx::query_scalar("select coalesce(max(position), 0) from events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(p as u64)
+    }
+
+    fn watch_head(&self) -> watch::Receiver<u64> {
+        self.head.clone()
+    }
+
+    fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    fn upcasters(&self) -> &Upcasters {
+        &self.upcasters
+    }
+}

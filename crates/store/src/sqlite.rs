@@ -1,0 +1,348 @@
+//! The embedded backend: one SQLite file in WAL mode.
+//!
+//! Appends go through the process's single writer task (group commit) inside
+//! `BEGIN IMMEDIATE`, which takes SQLite's write lock up front, so even a second process on
+//! the same file queues behind it (busy timeout) instead of failing half-way. Readers use the
+//! pool and never block the writer (WAL). Subscribers in this process are woken through an
+//! in-process watch channel; SQLite has no cross-process notification.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::EventLog;
+use crate::clock::Clock;
+use crate::error::{StoreError, redact_url};
+use crate::hash;
+use crate::migrations;
+use crate::model::{AppendOutcome, AppendRequest, RecordedEvent, StreamId};
+use crate::upcast::Upcasters;
+use crate::writer::{Existing, Head, LogBackend, WriterHandle, spawn_writer};
+
+/// Rows per multi-row INSERT (13 bound values each; SQLite allows 32,766 per statement).
+const INSERT_CHUNK: usize = 2_000;
+
+/// The SQLite event store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    writer: WriterHandle,
+    head: watch::Receiver<u64>,
+    clock: Arc<dyn Clock>,
+    upcasters: Arc<Upcasters>,
+}
+
+struct SqliteLog {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Open (creating if missing) the database file named by a `sqlite://PATH` URL, apply
+    /// migrations, and start the writer.
+    pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        let unreachable = |e: sqlx::Error| StoreError::Unreachable {
+            url: redact_url(url),
+            reason: e.to_string(),
+        };
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(unreachable)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(unreachable)?;
+        migrations::sqlite().run(&pool).await?;
+        Self::from_pool(pool, clock).await
+    }
+
+    async fn from_pool(pool: SqlitePool, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        let head_position: i64 =
+            sqlx::query_scalar("select coalesce(max(position), 0) from events")
+                .fetch_one(&pool)
+                .await?;
+        let (head_tx, head) = watch::channel(head_position as u64);
+        let writer = spawn_writer(
+            Arc::new(SqliteLog { pool: pool.clone() }),
+            clock.clone(),
+            Arc::new(head_tx),
+        );
+        Ok(SqliteStore {
+            pool,
+            writer,
+            head,
+            clock,
+            upcasters: Arc::new(Upcasters::new()),
+        })
+    }
+
+    /// Read events through these upcasters from now on.
+    pub fn with_upcasters(mut self, upcasters: Upcasters) -> Self {
+        self.upcasters = Arc::new(upcasters);
+        self
+    }
+
+    /// The pool, for projections and tests that need their own tables in the same file.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn fetch(
+        &self,
+        query: sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(decode).collect()
+    }
+}
+
+fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
+    let position: i64 = row.try_get("position")?;
+    let corrupt = |reason: String| StoreError::Corrupt {
+        position: position as u64,
+        reason,
+    };
+    let event_id: String = row.try_get("event_id")?;
+    let payload: String = row.try_get("payload")?;
+    let metadata: String = row.try_get("metadata")?;
+    let recorded_at: String = row.try_get("recorded_at")?;
+    Ok(RecordedEvent {
+        position: position as u64,
+        stream_id: row.try_get("stream_id")?,
+        stream_version: row.try_get::<i64, _>("stream_version")? as u64,
+        event_id: Uuid::parse_str(&event_id).map_err(|e| corrupt(format!("event_id: {e}")))?,
+        event_type: row.try_get("event_type")?,
+        schema_version: row.try_get::<i64, _>("schema_version")? as u32,
+        payload: serde_json::from_str(&payload).map_err(|e| corrupt(format!("payload: {e}")))?,
+        metadata: serde_json::from_str(&metadata).map_err(|e| corrupt(format!("metadata: {e}")))?,
+        recorded_at: DateTime::parse_from_rfc3339(&recorded_at)
+            .map_err(|e| corrupt(format!("recorded_at: {e}")))?
+            .with_timezone(&Utc),
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+impl LogBackend for SqliteLog {
+    type Tx = Transaction<'static, Sqlite>;
+
+    async fn begin(&self) -> Result<Self::Tx, StoreError> {
+        Ok(self.pool.begin_with("begin immediate").await?)
+    }
+
+    async fn lock_head(&self, tx: &mut Self::Tx) -> Result<Head, StoreError> {
+        // `begin immediate` already holds the write lock.
+        let row = sqlx::query(
+            "select position, hash, recorded_at from events order by position desc limit 1",
+        )
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(Head::empty());
+        };
+        let position: i64 = row.try_get("position")?;
+        let recorded_at: String = row.try_get("recorded_at")?;
+        Ok(Head {
+            position: position as u64,
+            hash: row.try_get("hash")?,
+            recorded_at: DateTime::parse_from_rfc3339(&recorded_at)
+                .ok()
+                .map(|t| t.with_timezone(&Utc)),
+        })
+    }
+
+    async fn find_existing(
+        &self,
+        tx: &mut Self::Tx,
+        event_ids: &[Uuid],
+        command_ids: &[Uuid],
+    ) -> Result<Vec<Existing>, StoreError> {
+        let mut found = Vec::new();
+        let ids: Vec<(bool, String)> = event_ids
+            .iter()
+            .map(|id| (false, id.to_string()))
+            .chain(command_ids.iter().map(|id| (true, id.to_string())))
+            .collect();
+        for chunk in ids.chunks(500) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "select event_id, command_id, position, stream_version from events where event_id in (",
+            );
+            let mut sep = q.separated(", ");
+            for (_, id) in chunk.iter().filter(|(is_cmd, _)| !is_cmd) {
+                sep.push_bind(id.clone());
+            }
+            sep.push_bind("");
+            q.push(") or command_id in (");
+            let mut sep = q.separated(", ");
+            for (_, id) in chunk.iter().filter(|(is_cmd, _)| *is_cmd) {
+                sep.push_bind(id.clone());
+            }
+            sep.push_bind("");
+            q.push(")");
+            for row in q.build().fetch_all(&mut **tx).await? {
+                let event_id: String = row.try_get("event_id")?;
+                let command_id: Option<String> = row.try_get("command_id")?;
+                found.push(Existing {
+                    event_id: Uuid::parse_str(&event_id).unwrap_or_default(),
+                    command_id: command_id.and_then(|c| Uuid::parse_str(&c).ok()),
+                    position: row.try_get::<i64, _>("position")? as u64,
+                    stream_version: row.try_get::<i64, _>("stream_version")? as u64,
+                });
+            }
+        }
+        found.sort_by_key(|e| e.position);
+        found.dedup_by_key(|e| e.position);
+        Ok(found)
+    }
+
+    async fn stream_versions(
+        &self,
+        tx: &mut Self::Tx,
+        streams: &[String],
+    ) -> Result<HashMap<String, u64>, StoreError> {
+        let mut versions = HashMap::with_capacity(streams.len());
+        for stream in streams {
+            let v: Option<i64> =
+                sqlx::query_scalar("select max(stream_version) from events where stream_id = ?")
+                    .bind(stream)
+                    .fetch_one(&mut **tx)
+                    .await?;
+            versions.insert(stream.clone(), v.unwrap_or(0) as u64);
+        }
+        Ok(versions)
+    }
+
+    async fn insert(&self, tx: &mut Self::Tx, rows: &[RecordedEvent]) -> Result<(), StoreError> {
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "insert into events (position, stream_id, category, stream_version, event_id, command_id, event_type, \
+                 schema_version, payload, metadata, recorded_at, prev_hash, hash) ",
+            );
+            q.push_values(chunk, |mut b, e| {
+                let category = e
+                    .stream_id
+                    .split_once('-')
+                    .map_or(e.stream_id.as_str(), |(c, _)| c)
+                    .to_owned();
+                b.push_bind(e.position as i64)
+                    .push_bind(e.stream_id.clone())
+                    .push_bind(category)
+                    .push_bind(e.stream_version as i64)
+                    .push_bind(e.event_id.to_string())
+                    .push_bind(e.metadata.command_id.map(|c| c.to_string()))
+                    .push_bind(e.event_type.clone())
+                    .push_bind(i64::from(e.schema_version))
+                    .push_bind(e.payload.to_string())
+                    .push_bind(serde_json::to_string(&e.metadata).unwrap_or_default())
+                    .push_bind(hash::format_time(&e.recorded_at))
+                    .push_bind(e.prev_hash.clone())
+                    .push_bind(e.hash.clone());
+            });
+            q.build().execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn commit(&self, tx: Self::Tx, _head: u64) -> Result<(), StoreError> {
+        Ok(tx.commit().await?)
+    }
+}
+
+impl EventLog for SqliteStore {
+    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
+        crate::validate_request(&request)?;
+        self.writer.append(request).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let q = sqlx::query(crate::select_events!(
+            "where stream_id = ? and stream_version >= ? order by stream_version"
+        ))
+        .bind(stream.as_str())
+        .bind(from_version as i64);
+        Ok(self
+            .fetch(q)
+            .await?
+            .into_iter()
+            .map(|e| self.upcasters.upcast(e))
+            .collect())
+    }
+
+    async fn read_all_raw(&self, after: u64, limit: u32) -> Result<Vec<RecordedEvent>, StoreError> {
+        let q = sqlx::query(crate::select_events!(
+            "where position > ? order by position limit ?"
+        ))
+        .bind(after as i64)
+        .bind(i64::from(limit));
+        self.fetch(q).await
+    }
+
+    async fn read_category(
+        &self,
+        category: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let q = sqlx::query(crate::select_events!(
+            "where category = ? and position > ? order by position limit ?"
+        ))
+        .bind(category)
+        .bind(after as i64)
+        .bind(i64::from(limit));
+        Ok(self
+            .fetch(q)
+            .await?
+            .into_iter()
+            .map(|e| self.upcasters.upcast(e))
+            .collect())
+    }
+
+    async fn find_command(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {
+        let rows = sqlx::query(
+            "select position, stream_version from events where command_id = ? order by position",
+        )
+        .bind(command_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        crate::command_outcome(
+            rows.iter()
+                .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?))),
+        )
+    }
+
+    async fn head_position(&self) -> Result<u64, StoreError> {
+        let p: i64 = sqlx::query_scalar("select coalesce(max(position), 0) from events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(p as u64)
+    }
+
+    fn watch_head(&self) -> watch::Receiver<u64> {
+        self.head.clone()
+    }
+
+    fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    fn upcasters(&self) -> &Upcasters {
+        &self.upcasters
+    }
+}

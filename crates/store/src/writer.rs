@@ -1,0 +1,360 @@
+//! The single writer of the log: group commit, ordering and the hash chain.
+//!
+//! Why serialised appends (and not a `pg_snapshot_xmin` watermark): every event's hash
+//! covers its predecessor's hash, so appends to the global log are inherently sequential —
+//! the writer must know the head hash before it can write. Positions are therefore assigned
+//! under one lock (on PostgreSQL a transaction-scoped advisory lock, so several server
+//! processes against one primary also queue; on SQLite the database's single write lock),
+//! and a transaction commits before the next one can read the head. A reader following
+//! `position > checkpoint` can never see position N+1 committed while N is still in flight:
+//! the sequence-gap problem cannot occur, without any watermark bookkeeping on the read side.
+//!
+//! The cost is that one transaction is in flight at a time. To keep throughput, each
+//! process runs one writer task that drains every append request waiting in its queue and
+//! commits them together (group commit): under load, 32 concurrent commands cost one
+//! transaction and one fsync, not 32. Each request still gets its own optimistic
+//! concurrency check and its own outcome; a conflicting request does not fail the others.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot, watch};
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::error::StoreError;
+use crate::hash::{self, GENESIS_HASH, HashInput};
+use crate::model::{AppendOutcome, AppendRequest, ExpectedVersion, RecordedEvent};
+
+/// Most requests one group commit takes.
+const MAX_GROUP_REQUESTS: usize = 512;
+/// Most events one group commit takes (a single larger request still goes through whole).
+const MAX_GROUP_EVENTS: usize = 20_000;
+
+/// The last event of the log, as the writer needs it.
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub position: u64,
+    pub hash: String,
+    pub recorded_at: Option<DateTime<Utc>>,
+}
+
+impl Head {
+    pub fn empty() -> Self {
+        Head {
+            position: 0,
+            hash: GENESIS_HASH.to_owned(),
+            recorded_at: None,
+        }
+    }
+}
+
+/// An event already in the log that a new request repeats (same event id or command id).
+#[derive(Debug, Clone)]
+pub struct Existing {
+    pub event_id: Uuid,
+    pub command_id: Option<Uuid>,
+    pub position: u64,
+    pub stream_version: u64,
+}
+
+/// The IO one backend provides to the writer. All calls happen inside `Tx`, which holds
+/// the log lock from `lock_head` until `commit`.
+pub trait LogBackend: Send + Sync + 'static {
+    type Tx: Send;
+    fn begin(&self) -> impl Future<Output = Result<Self::Tx, StoreError>> + Send;
+    /// Take the log lock and read the head.
+    fn lock_head(&self, tx: &mut Self::Tx)
+    -> impl Future<Output = Result<Head, StoreError>> + Send;
+    fn find_existing(
+        &self,
+        tx: &mut Self::Tx,
+        event_ids: &[Uuid],
+        command_ids: &[Uuid],
+    ) -> impl Future<Output = Result<Vec<Existing>, StoreError>> + Send;
+    fn stream_versions(
+        &self,
+        tx: &mut Self::Tx,
+        streams: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, u64>, StoreError>> + Send;
+    fn insert(
+        &self,
+        tx: &mut Self::Tx,
+        rows: &[RecordedEvent],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Commit; `head` is the new last position (PostgreSQL notifies listeners with it).
+    fn commit(
+        &self,
+        tx: Self::Tx,
+        head: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+type Reply = oneshot::Sender<Result<AppendOutcome, StoreError>>;
+
+/// Handle to the writer task.
+#[derive(Clone)]
+pub struct WriterHandle {
+    queue: mpsc::Sender<(AppendRequest, Reply)>,
+}
+
+impl WriterHandle {
+    pub async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.queue
+            .send((request, tx))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// Start the writer task for a backend. It ends when every handle is dropped.
+pub fn spawn_writer<B: LogBackend>(
+    backend: Arc<B>,
+    clock: Arc<dyn Clock>,
+    head_tx: Arc<watch::Sender<u64>>,
+) -> WriterHandle {
+    let (queue, mut rx) = mpsc::channel::<(AppendRequest, Reply)>(4096);
+    tokio::spawn(async move {
+        let mut group: Vec<(AppendRequest, Reply)> = Vec::new();
+        while let Some(first) = rx.recv().await {
+            let mut events = first.0.events.len();
+            group.push(first);
+            while group.len() < MAX_GROUP_REQUESTS && events < MAX_GROUP_EVENTS {
+                match rx.try_recv() {
+                    Ok(next) => {
+                        events += next.0.events.len();
+                        group.push(next);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let (requests, replies): (Vec<_>, Vec<_>) = group.drain(..).unzip();
+            let outcomes = match commit_group(backend.as_ref(), clock.as_ref(), &requests).await {
+                Ok((outcomes, head)) => {
+                    advance(&head_tx, head);
+                    outcomes
+                }
+                Err(e) if requests.len() == 1 => vec![Err(e)],
+                Err(e) => {
+                    // One bad request must not fail its neighbours: retry each on its own.
+                    tracing::warn!(error = %e, requests = requests.len(), "group commit failed, retrying one by one");
+                    let mut outcomes = Vec::with_capacity(requests.len());
+                    for request in &requests {
+                        match commit_group(
+                            backend.as_ref(),
+                            clock.as_ref(),
+                            std::slice::from_ref(request),
+                        )
+                        .await
+                        {
+                            Ok((mut single, head)) => {
+                                advance(&head_tx, head);
+                                outcomes.push(single.pop().unwrap_or(Err(StoreError::Closed)));
+                            }
+                            Err(e) => outcomes.push(Err(e)),
+                        }
+                    }
+                    outcomes
+                }
+            };
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(outcome);
+            }
+        }
+    });
+    WriterHandle { queue }
+}
+
+/// Move the watched head forward (never back).
+pub fn advance(head_tx: &watch::Sender<u64>, head: u64) {
+    head_tx.send_if_modified(|h| {
+        let moved = head > *h;
+        *h = (*h).max(head);
+        moved
+    });
+}
+
+/// Write a group of requests in one transaction. Returns each request's outcome (an
+/// individual conflict is an `Err` for that request only) and the new head position.
+pub async fn commit_group<B: LogBackend>(
+    backend: &B,
+    clock: &dyn Clock,
+    requests: &[AppendRequest],
+) -> Result<(Vec<Result<AppendOutcome, StoreError>>, u64), StoreError> {
+    let mut tx = backend.begin().await?;
+    let (outcomes, rows, head) = plan_in_tx(backend, &mut tx, clock, requests).await?;
+    if rows.is_empty() {
+        // Nothing new (all duplicates or conflicts): end the transaction without notifying.
+        backend.commit(tx, 0).await?;
+        return Ok((outcomes, 0));
+    }
+    backend.insert(&mut tx, &rows).await?;
+    backend.commit(tx, head).await?;
+    Ok((outcomes, head))
+}
+
+/// Lock the log, check each request, and compute the rows to insert (not yet inserted).
+pub async fn plan_in_tx<B: LogBackend>(
+    backend: &B,
+    tx: &mut B::Tx,
+    clock: &dyn Clock,
+    requests: &[AppendRequest],
+) -> Result<
+    (
+        Vec<Result<AppendOutcome, StoreError>>,
+        Vec<RecordedEvent>,
+        u64,
+    ),
+    StoreError,
+> {
+    let head = backend.lock_head(tx).await?;
+    let event_ids: Vec<Uuid> = requests
+        .iter()
+        .flat_map(|r| r.events.iter().map(|e| e.event_id))
+        .collect();
+    let command_ids: Vec<Uuid> = requests
+        .iter()
+        .filter_map(|r| r.metadata.command_id)
+        .collect();
+    let existing = backend.find_existing(tx, &event_ids, &command_ids).await?;
+    let mut streams: Vec<String> = requests
+        .iter()
+        .map(|r| r.stream_id.as_str().to_owned())
+        .collect();
+    streams.sort();
+    streams.dedup();
+    let versions = backend.stream_versions(tx, &streams).await?;
+    let now = hash::truncate_to_micros(clock.now());
+    Ok(plan(head, now, requests, &existing, versions))
+}
+
+/// The pure part of an append: duplicates, version checks, positions, times and hashes.
+pub fn plan(
+    head: Head,
+    now: DateTime<Utc>,
+    requests: &[AppendRequest],
+    existing: &[Existing],
+    mut versions: HashMap<String, u64>,
+) -> (
+    Vec<Result<AppendOutcome, StoreError>>,
+    Vec<RecordedEvent>,
+    u64,
+) {
+    // Recorded time never runs backwards in the log, even if the server clock does.
+    let recorded_at = head.recorded_at.map_or(now, |last| now.max(last));
+    let mut position = head.position;
+    let mut prev_hash = head.hash;
+    let mut rows: Vec<RecordedEvent> = Vec::new();
+    let mut seen_commands: HashMap<Uuid, AppendOutcome> = HashMap::new();
+    let mut outcomes = Vec::with_capacity(requests.len());
+
+    for request in requests {
+        if let Some(outcome) = duplicate_of(request, existing, &seen_commands) {
+            outcomes.push(Ok(outcome));
+            continue;
+        }
+        let stream = request.stream_id.as_str();
+        let actual = versions.get(stream).copied().unwrap_or(0);
+        if let ExpectedVersion::Exact(expected) = request.expected_version
+            && expected != actual
+        {
+            outcomes.push(Err(StoreError::Conflict {
+                stream_id: stream.to_owned(),
+                expected,
+                actual,
+            }));
+            continue;
+        }
+        let mut positions = Vec::with_capacity(request.events.len());
+        let mut version = actual;
+        for event in &request.events {
+            position += 1;
+            version += 1;
+            let hash = hash::chain_hash(
+                &prev_hash,
+                &HashInput {
+                    stream_id: stream,
+                    stream_version: version,
+                    event_id: event.event_id,
+                    event_type: &event.event_type,
+                    schema_version: event.schema_version,
+                    payload: &event.payload,
+                    metadata: &request.metadata,
+                    recorded_at: &recorded_at,
+                },
+            );
+            rows.push(RecordedEvent {
+                position,
+                stream_id: stream.to_owned(),
+                stream_version: version,
+                event_id: event.event_id,
+                event_type: event.event_type.clone(),
+                schema_version: event.schema_version,
+                payload: event.payload.clone(),
+                metadata: request.metadata.clone(),
+                recorded_at,
+                prev_hash: std::mem::replace(&mut prev_hash, hash.clone()),
+                hash,
+            });
+            positions.push(position);
+        }
+        versions.insert(stream.to_owned(), version);
+        let outcome = AppendOutcome {
+            stream_version: version,
+            positions,
+            duplicate: false,
+        };
+        if let Some(command_id) = request.metadata.command_id {
+            seen_commands.insert(
+                command_id,
+                AppendOutcome {
+                    duplicate: true,
+                    ..outcome.clone()
+                },
+            );
+        }
+        outcomes.push(Ok(outcome));
+    }
+    (outcomes, rows, position)
+}
+
+fn duplicate_of(
+    request: &AppendRequest,
+    existing: &[Existing],
+    seen_commands: &HashMap<Uuid, AppendOutcome>,
+) -> Option<AppendOutcome> {
+    if let Some(command_id) = request.metadata.command_id {
+        if let Some(outcome) = seen_commands.get(&command_id) {
+            return Some(outcome.clone());
+        }
+        let mut hits: Vec<&Existing> = existing
+            .iter()
+            .filter(|e| e.command_id == Some(command_id))
+            .collect();
+        if !hits.is_empty() {
+            hits.sort_by_key(|e| e.position);
+            return Some(outcome_of(&hits));
+        }
+    }
+    let mut hits: Vec<&Existing> = existing
+        .iter()
+        .filter(|e| request.events.iter().any(|n| n.event_id == e.event_id))
+        .collect();
+    if hits.is_empty() {
+        return None;
+    }
+    hits.sort_by_key(|e| e.position);
+    Some(outcome_of(&hits))
+}
+
+fn outcome_of(hits: &[&Existing]) -> AppendOutcome {
+    AppendOutcome {
+        stream_version: hits.iter().map(|e| e.stream_version).max().unwrap_or(0),
+        positions: hits.iter().map(|e| e.position).collect(),
+        duplicate: true,
+    }
+}

@@ -1,0 +1,1063 @@
+//! The store's required properties, each proven on both backends from one test body.
+//!
+//! `both!(name, body)` defines `sqlite::name` and `postgres::name`; the PostgreSQL one
+//! skips with a notice unless `XINGCUN_TEST_PG_URL` is set (and fails when
+//! `XINGCUN_REQUIRE_PG=1`, as in CI).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use xingcun_domain::{Actor, Aggregate, CommandContext, DomainEvent, Rejection};
+use xingcun_store::testing::{fresh_postgres_url, fresh_sqlite_url};
+use xingcun_store::{
+    AppendRequest, Clock, CommandMeta, EventLog, EventMetadata, ExecuteError, Executor,
+    ExpectedVersion, ManualClock, NewEvent, PostgresStore, SqliteStore, Store, StoreError,
+    StreamId, Tamper, Upcasters, subscribe, verify,
+};
+
+fn clock() -> ManualClock {
+    ManualClock::new(
+        Utc.with_ymd_and_hms(2025, 3, 1, 8, 0, 0)
+            .single()
+            .expect("valid time"),
+    )
+}
+
+async fn sqlite_store(clock: &ManualClock) -> Store {
+    Store::connect(&fresh_sqlite_url(), Arc::new(clock.clone()))
+        .await
+        .expect("sqlite store")
+}
+
+async fn postgres_store(clock: &ManualClock) -> Option<Store> {
+    let url = fresh_postgres_url().await?;
+    Some(
+        Store::connect(&url, Arc::new(clock.clone()))
+            .await
+            .expect("postgres store"),
+    )
+}
+
+macro_rules! both {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let clock = clock();
+                $body(sqlite_store(&clock).await, clock).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let clock = clock();
+                if let Some(store) = postgres_store(&clock).await {
+                    $body(store, clock).await;
+                }
+            }
+        }
+    };
+}
+
+fn stream(s: &str) -> StreamId {
+    StreamId::parse(s).expect("valid stream id")
+}
+
+fn event(kind: &str, n: i64) -> NewEvent {
+    NewEvent::new(
+        kind,
+        1,
+        json!({ "n": n, "village": "330681104201", "note": "枫源村" }),
+    )
+}
+
+fn request(s: &str, expected: ExpectedVersion, events: Vec<NewEvent>) -> AppendRequest {
+    AppendRequest {
+        stream_id: stream(s),
+        expected_version: expected,
+        events,
+        metadata: EventMetadata {
+            actor: "tester".into(),
+            ..Default::default()
+        },
+    }
+}
+
+// ---------------------------------------------------------------- append and read
+
+async fn appends_and_reads(store: Store, _clock: ManualClock) {
+    let a = store
+        .append(request(
+            "task-1",
+            ExpectedVersion::Exact(0),
+            vec![event("TaskDrafted", 1), event("TaskApproved", 2)],
+        ))
+        .await
+        .expect("first append");
+    assert_eq!(
+        (a.stream_version, a.positions.clone(), a.duplicate),
+        (2, vec![1, 2], false)
+    );
+    let b = store
+        .append(request(
+            "village-330681104201",
+            ExpectedVersion::Exact(0),
+            vec![event("TaskReceived", 3)],
+        ))
+        .await
+        .expect("second stream");
+    assert_eq!(b.positions, vec![3]);
+    store
+        .append(request(
+            "task-1",
+            ExpectedVersion::Exact(2),
+            vec![event("TaskDispatched", 4)],
+        ))
+        .await
+        .expect("third append");
+
+    let task = store
+        .read_stream(&stream("task-1"), 1)
+        .await
+        .expect("read stream");
+    assert_eq!(
+        task.iter().map(|e| e.stream_version).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert_eq!(
+        task.iter().map(|e| e.position).collect::<Vec<_>>(),
+        vec![1, 2, 4]
+    );
+    assert_eq!(task[2].event_type, "TaskDispatched");
+    assert_eq!(task[0].payload["note"], "枫源村");
+    let tail = store
+        .read_stream(&stream("task-1"), 3)
+        .await
+        .expect("read from version");
+    assert_eq!(tail.len(), 1);
+
+    let all = store.read_all(0, 100).await.expect("read all");
+    assert_eq!(
+        all.iter().map(|e| e.position).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
+    let page = store.read_all(1, 2).await.expect("page");
+    assert_eq!(
+        page.iter().map(|e| e.position).collect::<Vec<_>>(),
+        vec![2, 3]
+    );
+
+    let tasks = store.read_category("task", 0, 100).await.expect("category");
+    assert_eq!(
+        tasks.iter().map(|e| e.position).collect::<Vec<_>>(),
+        vec![1, 2, 4]
+    );
+    let villages = store
+        .read_category("village", 0, 100)
+        .await
+        .expect("category");
+    assert_eq!(villages.len(), 1);
+    assert!(
+        store
+            .read_stream(&stream("task-none"), 1)
+            .await
+            .expect("empty")
+            .is_empty()
+    );
+    assert_eq!(store.head_position().await.expect("head"), 4);
+}
+both!(append_and_read, appends_and_reads);
+
+// ---------------------------------------------------------------- optimistic concurrency
+
+async fn exactly_one_writer_wins(store: Store, _clock: ManualClock) {
+    let writers = 16;
+    let mut handles = Vec::new();
+    for i in 0..writers {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            store
+                .append(request(
+                    "procedure-p1",
+                    ExpectedVersion::Exact(0),
+                    vec![event("ProcedureStarted", i)],
+                ))
+                .await
+        }));
+    }
+    let mut wins = 0;
+    let mut conflicts = 0;
+    for h in handles {
+        match h.await.expect("join") {
+            Ok(_) => wins += 1,
+            Err(StoreError::Conflict {
+                stream_id,
+                expected,
+                actual,
+            }) => {
+                assert_eq!(
+                    (stream_id.as_str(), expected, actual),
+                    ("procedure-p1", 0, 1)
+                );
+                conflicts += 1;
+            }
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    assert_eq!((wins, conflicts), (1, writers - 1));
+    assert_eq!(
+        store
+            .read_stream(&stream("procedure-p1"), 1)
+            .await
+            .expect("read")
+            .len(),
+        1
+    );
+}
+both!(optimistic_concurrency, exactly_one_writer_wins);
+
+// ---------------------------------------------------------------- idempotency
+
+async fn retries_append_nothing(store: Store, _clock: ManualClock) {
+    let events = vec![event("BidSubmitted", 1), event("BidRevised", 2)];
+    let first = store
+        .append(request("listing-l1", ExpectedVersion::Any, events.clone()))
+        .await
+        .expect("first");
+    let again = store
+        .append(request("listing-l1", ExpectedVersion::Any, events))
+        .await
+        .expect("retry");
+    assert!(again.duplicate);
+    assert_eq!(again.positions, first.positions);
+
+    let command_id = Uuid::new_v4();
+    let mut with_command = request(
+        "listing-l2",
+        ExpectedVersion::Exact(0),
+        vec![event("ListingPosted", 1)],
+    );
+    with_command.metadata.command_id = Some(command_id);
+    let first = store.append(with_command.clone()).await.expect("command");
+    // A re-sent command gets new event ids from a careless client: the command id still wins.
+    with_command.events = vec![event("ListingPosted", 1)];
+    let again = store.append(with_command).await.expect("command retry");
+    assert!(again.duplicate);
+    assert_eq!(again.positions, first.positions);
+    assert_eq!(
+        store
+            .find_command(command_id)
+            .await
+            .expect("find")
+            .map(|o| o.positions),
+        Some(first.positions)
+    );
+    assert_eq!(store.head_position().await.expect("head"), 3);
+}
+both!(idempotency, retries_append_nothing);
+
+// ---------------------------------------------------------------- readers never miss an event
+
+async fn followers_see_every_position(store: Store, _clock: ManualClock) {
+    let cancel = CancellationToken::new();
+    let follower = tokio::spawn(
+        subscribe(store.clone(), 0, cancel.clone())
+            .take(400)
+            .collect::<Vec<_>>(),
+    );
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let store = store.clone();
+        writers.push(tokio::spawn(async move {
+            for i in 0..25 {
+                let s = format!("assignment-w{w}");
+                let events = vec![event("TaskSigned", i), event("TaskProgressReported", i)];
+                store
+                    .append(request(&s, ExpectedVersion::Any, events))
+                    .await
+                    .expect("append");
+            }
+        }));
+    }
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let seen = tokio::time::timeout(Duration::from_secs(30), follower)
+        .await
+        .expect("follower finished")
+        .expect("join");
+    let positions: Vec<u64> = seen
+        .into_iter()
+        .map(|e| e.expect("event").position)
+        .collect();
+    assert_eq!(positions, (1..=400).collect::<Vec<_>>());
+    cancel.cancel();
+}
+both!(no_missed_events, followers_see_every_position);
+
+/// PostgreSQL's sequence-gap problem, made deterministic: writer A holds its transaction
+/// open, writer B tries to commit, the reader reads, A commits, the reader reads again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_reader_never_skips_an_uncommitted_append() {
+    let Some(url) = fresh_postgres_url().await else {
+        return;
+    };
+    let clock = clock();
+    let store = PostgresStore::connect(&url, Arc::new(clock.clone()))
+        .await
+        .expect("store");
+    store
+        .append(request(
+            "task-0",
+            ExpectedVersion::Any,
+            vec![event("TaskDrafted", 0)],
+        ))
+        .await
+        .expect("seed");
+
+    let held = store
+        .begin_held_append(request(
+            "task-a",
+            ExpectedVersion::Any,
+            vec![event("TaskDrafted", 1)],
+        ))
+        .await
+        .expect("A");
+    let b_store = store.clone();
+    let b = tokio::spawn(async move {
+        b_store
+            .append(request(
+                "task-b",
+                ExpectedVersion::Any,
+                vec![event("TaskDrafted", 2)],
+            ))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seen = store.read_all(1, 100).await.expect("read while A is open");
+    assert!(
+        seen.is_empty(),
+        "reader saw {:?} while A was uncommitted",
+        seen.iter().map(|e| e.position).collect::<Vec<_>>()
+    );
+    assert!(
+        !b.is_finished(),
+        "B must queue behind A, not commit past it"
+    );
+
+    held.commit().await.expect("A commits");
+    let b = b.await.expect("join").expect("B commits");
+    let seen = store.read_all(1, 100).await.expect("read after");
+    let order: Vec<(&str, u64)> = seen
+        .iter()
+        .map(|e| (e.stream_id.as_str(), e.position))
+        .collect();
+    assert_eq!(order, vec![("task-a", 2), ("task-b", 3)]);
+    assert_eq!(b.positions, vec![3]);
+    assert!(verify(&store).await.expect("verify").is_intact());
+}
+
+// ---------------------------------------------------------------- live subscription
+
+async fn subscription_catches_up_then_follows(store: Store, _clock: ManualClock) {
+    store
+        .append(request(
+            "task-1",
+            ExpectedVersion::Any,
+            vec![event("TaskDrafted", 1)],
+        ))
+        .await
+        .expect("append");
+    let cancel = CancellationToken::new();
+    let mut sub = Box::pin(subscribe(store.clone(), 0, cancel.clone()));
+    let first = tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("caught up")
+        .expect("item");
+    assert_eq!(first.expect("event").position, 1);
+    let writer = store.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        writer
+            .append(request(
+                "task-2",
+                ExpectedVersion::Any,
+                vec![event("TaskDrafted", 2)],
+            ))
+            .await
+            .expect("append");
+    });
+    let live = tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("live")
+        .expect("item");
+    assert_eq!(live.expect("event").stream_id, "task-2");
+    cancel.cancel();
+    let end = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .expect("ends on cancel");
+    assert!(end.is_none());
+}
+both!(subscription, subscription_catches_up_then_follows);
+
+/// Two server processes against one primary: an append in one wakes a subscriber in the
+/// other through LISTEN/NOTIFY.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_notify_reaches_other_instances() {
+    let Some(url) = fresh_postgres_url().await else {
+        return;
+    };
+    let one = PostgresStore::connect(&url, Arc::new(clock()))
+        .await
+        .expect("instance one");
+    let two = PostgresStore::connect(&url, Arc::new(clock()))
+        .await
+        .expect("instance two");
+    let mut head = two.watch_head();
+    one.append(request(
+        "task-x",
+        ExpectedVersion::Any,
+        vec![event("TaskDrafted", 1)],
+    ))
+    .await
+    .expect("append");
+    tokio::time::timeout(Duration::from_secs(1), head.wait_for(|h| *h >= 1))
+        .await
+        .expect("notified well before the fallback poll")
+        .expect("watch open");
+}
+
+// ---------------------------------------------------------------- metadata and clock
+
+async fn metadata_and_store_clock(store: Store, clock: ManualClock) {
+    let at = Utc
+        .with_ymd_and_hms(2024, 6, 1, 2, 3, 4)
+        .single()
+        .expect("time");
+    clock.set(at);
+    let (correlation, causation, command) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let mut req = request(
+        "task-m",
+        ExpectedVersion::Exact(0),
+        vec![event("TaskDrafted", 1)],
+    );
+    req.metadata = EventMetadata {
+        actor: "cadre-7".into(),
+        correlation_id: Some(correlation),
+        causation_id: Some(causation),
+        command_id: Some(command),
+        regions: vec!["330681104201".into()],
+    };
+    store.append(req.clone()).await.expect("append");
+    let e = &store.read_all(0, 1).await.expect("read")[0];
+    assert_eq!(e.metadata, req.metadata);
+    assert_eq!(e.recorded_at, at);
+    // A clock that runs backwards never reorders recorded time.
+    clock.set(at - chrono::Duration::hours(1));
+    store
+        .append(request(
+            "task-m",
+            ExpectedVersion::Exact(1),
+            vec![event("TaskApproved", 2)],
+        ))
+        .await
+        .expect("append");
+    assert_eq!(store.read_all(1, 1).await.expect("read")[0].recorded_at, at);
+}
+both!(metadata, metadata_and_store_clock);
+
+// ---------------------------------------------------------------- tamper evidence
+
+async fn seed_five(store: &Store) {
+    for i in 1..=5 {
+        store
+            .append(request(
+                &format!("task-{i}"),
+                ExpectedVersion::Exact(0),
+                vec![event("TaskDrafted", i)],
+            ))
+            .await
+            .expect("seed");
+    }
+}
+
+/// Run `statements` behind the store's back, with the append-only guard lifted as a
+/// superuser would.
+async fn tamper(store: &Store, statements: &[&'static str]) {
+    match store {
+        Store::Sqlite(s) => {
+            let mut tx = s.pool().begin().await.expect("tx");
+            sqlx::query("drop trigger events_no_update")
+                .execute(&mut *tx)
+                .await
+                .expect("drop");
+            sqlx::query("drop trigger events_no_delete")
+                .execute(&mut *tx)
+                .await
+                .expect("drop");
+            for sql in statements {
+                sqlx::query(*sql).execute(&mut *tx).await.expect("tamper");
+            }
+            tx.commit().await.expect("commit");
+        }
+        Store::Postgres(s) => {
+            let mut tx = s.pool().begin().await.expect("tx");
+            sqlx::query("alter table events disable trigger user")
+                .execute(&mut *tx)
+                .await
+                .expect("disable");
+            for sql in statements {
+                sqlx::query(*sql).execute(&mut *tx).await.expect("tamper");
+            }
+            sqlx::query("alter table events enable trigger user")
+                .execute(&mut *tx)
+                .await
+                .expect("enable");
+            tx.commit().await.expect("commit");
+        }
+    }
+}
+
+async fn the_log_refuses_update_and_delete(store: Store, _clock: ManualClock) {
+    seed_five(&store).await;
+    let (update, delete) = match &store {
+        Store::Sqlite(s) => (
+            sqlx::query("update events set payload = '{}' where position = 2")
+                .execute(s.pool())
+                .await
+                .map(|_| ()),
+            sqlx::query("delete from events where position = 2")
+                .execute(s.pool())
+                .await
+                .map(|_| ()),
+        ),
+        Store::Postgres(s) => (
+            sqlx::query("update events set payload = '{}' where position = 2")
+                .execute(s.pool())
+                .await
+                .map(|_| ()),
+            sqlx::query("delete from events where position = 2")
+                .execute(s.pool())
+                .await
+                .map(|_| ()),
+        ),
+    };
+    for result in [update, delete] {
+        let err = result.expect_err("the trigger refuses");
+        assert!(err.to_string().contains("append-only"), "{err}");
+    }
+    let report = verify(&store).await.expect("verify");
+    assert!(report.is_intact());
+    assert_eq!((report.events, report.head_position), (5, 5));
+}
+both!(append_only_guard, the_log_refuses_update_and_delete);
+
+async fn verify_names_an_altered_event(store: Store, _clock: ManualClock) {
+    seed_five(&store).await;
+    let sql = match &store {
+        Store::Sqlite(_) => {
+            "update events set payload = json_set(payload, '$.n', 99) where position = 3"
+        }
+        Store::Postgres(_) => {
+            "update events set payload = jsonb_set(payload, '{n}', '99') where position = 3"
+        }
+    };
+    tamper(&store, &[sql]).await;
+    assert_eq!(
+        verify(&store).await.expect("verify").first_problem,
+        Some(Tamper::Altered { position: 3 })
+    );
+}
+both!(verify_altered, verify_names_an_altered_event);
+
+async fn verify_names_a_deleted_event(store: Store, _clock: ManualClock) {
+    seed_five(&store).await;
+    tamper(&store, &["delete from events where position = 3"]).await;
+    assert_eq!(
+        verify(&store).await.expect("verify").first_problem,
+        Some(Tamper::Deleted { position: 3 })
+    );
+}
+both!(verify_deleted, verify_names_a_deleted_event);
+
+async fn verify_names_a_deleted_and_renumbered_event(store: Store, _clock: ManualClock) {
+    seed_five(&store).await;
+    tamper(
+        &store,
+        &[
+            "delete from events where position = 3",
+            "update events set position = 3 where position = 4",
+            "update events set position = 4 where position = 5",
+        ],
+    )
+    .await;
+    assert_eq!(
+        verify(&store).await.expect("verify").first_problem,
+        Some(Tamper::BrokenLink { position: 3 })
+    );
+}
+both!(
+    verify_deleted_renumbered,
+    verify_names_a_deleted_and_renumbered_event
+);
+
+async fn verify_names_an_inserted_event(store: Store, _clock: ManualClock) {
+    seed_five(&store).await;
+    // Make room at position 3 and forge a self-consistent event there: a copy of event 3
+    // with a new id, chained to event 2 with a correctly computed hash.
+    let forge = store.read_all(0, 5).await.expect("read");
+    let mut forged = forge[2].clone();
+    forged.event_id = Uuid::new_v4();
+    forged.payload = json!({"n": 42, "forged": true});
+    forged.hash = xingcun_store::hash::chain_hash(
+        &forged.prev_hash,
+        &xingcun_store::hash::HashInput {
+            stream_id: &forged.stream_id,
+            stream_version: 2,
+            event_id: forged.event_id,
+            event_type: &forged.event_type,
+            schema_version: forged.schema_version,
+            payload: &forged.payload,
+            metadata: &forged.metadata,
+            recorded_at: &forged.recorded_at,
+        },
+    );
+    let shift: [&'static str; 3] = [
+        "update events set position = 6 where position = 5",
+        "update events set position = 5 where position = 4",
+        "update events set position = 4 where position = 3",
+    ];
+    tamper(&store, &shift).await;
+    let recorded_at = xingcun_store::hash::format_time(&forged.recorded_at);
+    match &store {
+        Store::Sqlite(s) => {
+            sqlx::query(
+                "insert into events (position, stream_id, category, stream_version, event_id, event_type, schema_version, \
+                 payload, metadata, recorded_at, prev_hash, hash) values (3, ?, 'task', 2, ?, ?, 1, ?, ?, ?, ?, ?)",
+            )
+            .bind(&forged.stream_id)
+            .bind(forged.event_id.to_string())
+            .bind(&forged.event_type)
+            .bind(forged.payload.to_string())
+            .bind(serde_json::to_string(&forged.metadata).expect("json"))
+            .bind(&recorded_at)
+            .bind(&forged.prev_hash)
+            .bind(&forged.hash)
+            .execute(s.pool())
+            .await
+            .expect("insert");
+        }
+        Store::Postgres(s) => {
+            sqlx::query(
+                "insert into events (position, stream_id, category, stream_version, event_id, event_type, schema_version, \
+                 payload, metadata, recorded_at, prev_hash, hash) \
+                 values (3, $1, 'task', 2, $2, $3, 1, $4, $5, $6::timestamptz, $7, $8)",
+            )
+            .bind(&forged.stream_id)
+            .bind(forged.event_id)
+            .bind(&forged.event_type)
+            .bind(&forged.payload)
+            .bind(serde_json::to_value(&forged.metadata).expect("json"))
+            .bind(&recorded_at)
+            .bind(&forged.prev_hash)
+            .bind(&forged.hash)
+            .execute(s.pool())
+            .await
+            .expect("insert");
+        }
+    }
+    assert_eq!(
+        verify(&store).await.expect("verify").first_problem,
+        Some(Tamper::Inserted { position: 3 })
+    );
+}
+both!(verify_inserted, verify_names_an_inserted_event);
+
+/// The chain covers a canonical form: the same events hash identically on both backends,
+/// whatever key order or whitespace the payload arrived with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashes_are_identical_across_backends() {
+    let Some(pg_url) = fresh_postgres_url().await else {
+        return;
+    };
+    let clock = clock();
+    let sqlite = Store::connect(&fresh_sqlite_url(), Arc::new(clock.clone()))
+        .await
+        .expect("sqlite");
+    let postgres = Store::connect(&pg_url, Arc::new(clock.clone()))
+        .await
+        .expect("postgres");
+    let payload: serde_json::Value = serde_json::from_str(
+        r#"{ "z": 1, "a": {"y": [1, 2, {"k": "棠村"}], "b": 0.5}, "m": null }"#,
+    )
+    .expect("json");
+    let events: Vec<NewEvent> = (0..3)
+        .map(|i| NewEvent {
+            event_id: Uuid::from_u128(i + 1),
+            event_type: "ListingPosted".into(),
+            schema_version: 1,
+            payload: payload.clone(),
+        })
+        .collect();
+    for store in [&sqlite, &postgres] {
+        store
+            .append(request(
+                "listing-1",
+                ExpectedVersion::Exact(0),
+                events.clone(),
+            ))
+            .await
+            .expect("append");
+    }
+    let a = sqlite.read_all_raw(0, 10).await.expect("read");
+    let b = postgres.read_all_raw(0, 10).await.expect("read");
+    assert_eq!(
+        a.iter().map(|e| &e.hash).collect::<Vec<_>>(),
+        b.iter().map(|e| &e.hash).collect::<Vec<_>>()
+    );
+    assert!(
+        verify(&sqlite).await.expect("v").is_intact()
+            && verify(&postgres).await.expect("v").is_intact()
+    );
+}
+
+// ---------------------------------------------------------------- schema evolution
+
+async fn old_events_are_upcast_on_read(store: Store, clock: ManualClock) {
+    // Version 1 of TaskDrafted had `score` as a string; version 2 has `score` as a number and
+    // a `source` that defaults to 镇级任务 for old tasks.
+    store
+        .append(request(
+            "task-old",
+            ExpectedVersion::Exact(0),
+            vec![NewEvent::new(
+                "TaskDrafted",
+                1,
+                json!({"title": "清理河道", "score": "5"}),
+            )],
+        ))
+        .await
+        .expect("append v1");
+    let upcasters = Upcasters::new().register("TaskDrafted", 1, |mut v| {
+        let score = v["score"]
+            .as_str()
+            .and_then(|s| s.parse::<i64>().ok())
+            .unwrap_or(0);
+        v["score"] = json!(score);
+        v["source"] = json!("own");
+        v
+    });
+    let upcast_store = match store {
+        Store::Sqlite(s) => Store::Sqlite(s.with_upcasters(upcasters)),
+        Store::Postgres(p) => Store::Postgres(p.with_upcasters(upcasters)),
+    };
+    let read = upcast_store
+        .read_stream(&stream("task-old"), 1)
+        .await
+        .expect("read");
+    assert_eq!(read[0].schema_version, 2);
+    assert_eq!(
+        read[0].payload,
+        json!({"title": "清理河道", "score": 5, "source": "own"})
+    );
+    let raw = upcast_store.read_all_raw(0, 1).await.expect("raw");
+    assert_eq!(
+        (raw[0].schema_version, raw[0].payload["score"].clone()),
+        (1, json!("5"))
+    );
+    assert!(
+        verify(&upcast_store).await.expect("verify").is_intact(),
+        "upcasting never touches the chain"
+    );
+    let _ = clock;
+}
+both!(upcasting, old_events_are_upcast_on_read);
+
+// ---------------------------------------------------------------- bad input
+
+async fn bad_input_is_refused_and_changes_nothing(store: Store, _clock: ManualClock) {
+    for bad in [
+        "",
+        "task",
+        "-1",
+        "Task-1",
+        "task-",
+        "task-has space",
+        "任务-1",
+    ] {
+        assert!(
+            matches!(
+                StreamId::parse(bad),
+                Err(StoreError::InvalidStreamId { .. })
+            ),
+            "{bad:?}"
+        );
+    }
+    assert!(matches!(
+        ExpectedVersion::from_i64(-1),
+        Err(StoreError::InvalidInput(_))
+    ));
+    let empty = request("task-1", ExpectedVersion::Any, vec![]);
+    assert!(matches!(
+        store.append(empty).await,
+        Err(StoreError::InvalidInput(_))
+    ));
+    let nul = request(
+        "task-1",
+        ExpectedVersion::Any,
+        vec![NewEvent::new("TaskDrafted", 1, json!({"t": "a\u{0}b"}))],
+    );
+    assert!(matches!(
+        store.append(nul).await,
+        Err(StoreError::InvalidInput(_))
+    ));
+    let dup_id = NewEvent::new("TaskDrafted", 1, json!({}));
+    let dup = request("task-1", ExpectedVersion::Any, vec![dup_id.clone(), dup_id]);
+    assert!(matches!(
+        store.append(dup).await,
+        Err(StoreError::InvalidInput(_))
+    ));
+    let v0 = request(
+        "task-1",
+        ExpectedVersion::Any,
+        vec![NewEvent::new("TaskDrafted", 0, json!({}))],
+    );
+    assert!(matches!(
+        store.append(v0).await,
+        Err(StoreError::InvalidInput(_))
+    ));
+    assert_eq!(store.head_position().await.expect("head"), 0);
+}
+both!(bad_input, bad_input_is_refused_and_changes_nothing);
+
+#[tokio::test]
+async fn unreachable_database_names_the_url_without_its_password() {
+    let err = Store::connect(
+        "postgres://cadre:s3cret@127.0.0.1:1/xingcun",
+        Arc::new(clock()),
+    )
+    .await
+    .err()
+    .expect("no server listens on port 1");
+    let message = err.to_string();
+    assert!(matches!(err, StoreError::Unreachable { .. }), "{message}");
+    assert!(
+        message.contains("postgres://cadre:***@127.0.0.1:1/xingcun") && !message.contains("s3cret"),
+        "{message}"
+    );
+    assert!(matches!(
+        Store::connect("mysql://x/y", Arc::new(clock())).await,
+        Err(StoreError::UnsupportedUrl(_))
+    ));
+    let dir = std::env::temp_dir().join(format!("xingcun-no-such-dir-{}", Uuid::new_v4().simple()));
+    let err = Store::connect(
+        &format!("sqlite://{}/x.db", dir.display()),
+        Arc::new(clock()),
+    )
+    .await
+    .err()
+    .expect("fails");
+    assert!(matches!(err, StoreError::Unreachable { .. }), "{err}");
+}
+
+// ---------------------------------------------------------------- the command executor
+
+/// A small aggregate for the executor: a counter that refuses to pass a ceiling.
+#[derive(Default)]
+struct Tally {
+    count: u32,
+}
+
+#[derive(Clone)]
+enum TallyCommand {
+    Add(u32),
+    Nothing,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+enum TallyEvent {
+    Added { by: u32 },
+}
+
+impl DomainEvent for TallyEvent {
+    fn event_type(&self) -> &'static str {
+        "Added"
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum TallyError {
+    #[error("超过上限")]
+    OverCeiling,
+}
+
+impl Rejection for TallyError {
+    fn code(&self) -> &'static str {
+        "RULE_VIOLATION"
+    }
+}
+
+impl Aggregate for Tally {
+    const CATEGORY: &'static str = "tally";
+    type Command = TallyCommand;
+    type Event = TallyEvent;
+    type Error = TallyError;
+
+    fn decide(
+        &self,
+        command: TallyCommand,
+        _ctx: &CommandContext<'_>,
+    ) -> Result<Vec<TallyEvent>, TallyError> {
+        match command {
+            TallyCommand::Add(by) if self.count + by > 1_000 => Err(TallyError::OverCeiling),
+            TallyCommand::Add(by) => Ok(vec![TallyEvent::Added { by }]),
+            TallyCommand::Nothing => Ok(vec![]),
+        }
+    }
+
+    fn evolve(&mut self, event: &TallyEvent) {
+        let TallyEvent::Added { by } = event;
+        self.count += by;
+    }
+}
+
+async fn executor_decides_appends_and_retries(store: Store, _clock: ManualClock) {
+    let executor = Executor::new(store.clone()).with_max_attempts(64);
+    let actor = Actor::system();
+    let done = executor
+        .execute::<Tally>("t1", TallyCommand::Add(5), &actor, CommandMeta::default())
+        .await;
+    let done = done.expect("machinery").expect("accepted");
+    assert_eq!(
+        (done.stream_id.as_str(), done.stream_version),
+        ("tally-t1", 1)
+    );
+    let refused = executor
+        .execute::<Tally>(
+            "t1",
+            TallyCommand::Add(10_000),
+            &actor,
+            CommandMeta::default(),
+        )
+        .await;
+    assert!(matches!(refused, Ok(Err(TallyError::OverCeiling))));
+    let nothing = executor
+        .execute::<Tally>("t1", TallyCommand::Nothing, &actor, CommandMeta::default())
+        .await;
+    assert!(nothing.expect("ok").expect("ok").positions.is_empty());
+
+    // 12 concurrent commands on one stream: conflicts are retried, none is lost.
+    let mut handles = Vec::new();
+    for _ in 0..12 {
+        let executor = executor.clone();
+        handles.push(tokio::spawn(async move {
+            executor
+                .execute::<Tally>(
+                    "t1",
+                    TallyCommand::Add(1),
+                    &Actor::system(),
+                    CommandMeta::default(),
+                )
+                .await
+        }));
+    }
+    for h in handles {
+        h.await
+            .expect("join")
+            .expect("machinery")
+            .expect("accepted");
+    }
+    let (state, version) = executor.load::<Tally>("t1").await.expect("load");
+    assert_eq!((state.count, version), (17, 13));
+
+    // The same command id twice: executed once.
+    let meta = CommandMeta::with_command_id(Uuid::new_v4());
+    let first = executor
+        .execute::<Tally>("t2", TallyCommand::Add(3), &actor, meta)
+        .await
+        .expect("m")
+        .expect("ok");
+    let again = executor
+        .execute::<Tally>("t2", TallyCommand::Add(3), &actor, meta)
+        .await
+        .expect("m")
+        .expect("ok");
+    assert!(again.duplicate && !first.duplicate);
+    assert_eq!(again.positions, first.positions);
+    assert_eq!(executor.load::<Tally>("t2").await.expect("load").0.count, 3);
+    let meta_row = &store
+        .read_stream(&stream("tally-t2"), 1)
+        .await
+        .expect("read")[0]
+        .metadata;
+    assert_eq!(
+        (meta_row.actor.as_str(), meta_row.command_id),
+        ("system", meta.command_id)
+    );
+
+    // With one attempt, contention surfaces as a clear conflict, not a lost write.
+    let strict = Executor::new(store.clone()).with_max_attempts(1);
+    let mut handles = Vec::new();
+    for _ in 0..8 {
+        let strict = strict.clone();
+        handles.push(tokio::spawn(async move {
+            strict
+                .execute::<Tally>(
+                    "t3",
+                    TallyCommand::Add(1),
+                    &Actor::system(),
+                    CommandMeta::default(),
+                )
+                .await
+        }));
+    }
+    let mut ok = 0;
+    for h in handles {
+        match h.await.expect("join") {
+            Ok(Ok(_)) => ok += 1,
+            Err(ExecuteError::Conflict { attempts: 1, .. }) => {}
+            other => panic!(
+                "unexpected {other:?}",
+                other = other.map(|r| r.map(|e| e.stream_version))
+            ),
+        }
+    }
+    assert_eq!(
+        executor.load::<Tally>("t3").await.expect("load").0.count,
+        ok
+    );
+    assert!(matches!(
+        executor
+            .execute::<Tally>(
+                "bad id",
+                TallyCommand::Add(1),
+                &actor,
+                CommandMeta::default()
+            )
+            .await,
+        Err(ExecuteError::Store(StoreError::InvalidStreamId { .. }))
+    ));
+}
+both!(executor, executor_decides_appends_and_retries);
+
+#[tokio::test]
+async fn sqlite_store_type_is_usable_directly() {
+    let store = SqliteStore::connect(&fresh_sqlite_url(), Arc::new(clock()))
+        .await
+        .expect("store");
+    store
+        .append(request(
+            "task-1",
+            ExpectedVersion::Exact(0),
+            vec![event("TaskDrafted", 1)],
+        ))
+        .await
+        .expect("append");
+    assert_eq!(store.clock().now(), clock().now());
+    assert!(verify(&store).await.expect("verify").is_intact());
+}
