@@ -1,1 +1,141 @@
-fn main() {}
+//! `xingcun`: the command line. Thin: parse, build the config, call the crates.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+use xingcun_api::AppState;
+use xingcun_store::{Store, SystemClock, verify};
+
+/// 兴村 xingcun — the event-sourced backend of a town-and-village governance app.
+///
+/// Every task dispatch, screening rejection, procedure step and bid is an immutable event in
+/// one hash-chained log. With no subcommand, `xingcun` serves HTTP on SQLite (./xingcun.db).
+#[derive(Debug, Parser)]
+#[command(name = "xingcun", version, about, long_about)]
+struct Cli {
+    /// Where the event log lives: `sqlite://PATH` (created if missing) or
+    /// `postgres://USER@HOST:PORT/DB`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://./xingcun.db",
+        global = true
+    )]
+    database_url: String,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the HTTP server (the default): /healthz, /readyz.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "XINGCUN_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Recompute the hash chain over the whole log. Exit code 1 names the first position
+    /// that was altered, deleted or inserted; 0 prints the head hash to keep on record.
+    Verify,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let command = cli.command.unwrap_or(Command::Serve {
+        listen: default_listen(),
+    });
+    let store = Store::connect(&cli.database_url, Arc::new(SystemClock))
+        .await
+        .context("opening the event store")?;
+    match command {
+        Command::Serve { listen } => {
+            let cancel = CancellationToken::new();
+            xingcun_api::serve(AppState { store }, listen, shutdown_signal(), cancel)
+                .await
+                .with_context(|| format!("serving on {listen}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            println!("migrated: {} database is up to date", store.backend_name());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify => {
+            let report = verify(&store).await.context("reading the log")?;
+            match &report.first_problem {
+                None => {
+                    println!(
+                        "ok: {} events verified; head position {} hash {}",
+                        report.events, report.head_position, report.head_hash
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(problem) => {
+                    println!("TAMPERED at position {}: {problem}", problem.position());
+                    println!("{} events verified before it", report.events);
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    std::env::var("XINGCUN_LISTEN")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)))
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

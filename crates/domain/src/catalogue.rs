@@ -714,6 +714,7 @@ pub(crate) mod tests {
                 },
             },
         );
+        revised.iter().for_each(assert_round_trip);
         let state = MatterCatalogue::replay(&revised);
         assert_eq!(state.version(), 9);
         assert_eq!(
@@ -788,7 +789,7 @@ pub(crate) mod tests {
             item,
         };
         let a = admin(&zhuji());
-        let cases: Vec<(Actor, CatalogueCommand, fn(&CatalogueError) -> bool)> = vec![
+        let cases: Vec<(Actor, CatalogueCommand, Expect<CatalogueError>)> = vec![
             (
                 admin(&fengqiao()),
                 add(input("N-1", ResponsibleLevel::Village, MatterKind::Duty)),

@@ -958,7 +958,7 @@ mod tests {
     fn appointment_refusals() {
         let given = with_grid();
         let town_admin = admin(&fengqiao());
-        let cases: Vec<(Actor, OrganizationCommand, fn(&OrganizationError) -> bool)> = vec![
+        let cases: Vec<(Actor, OrganizationCommand, Expect<OrganizationError>)> = vec![
             (
                 admin(&village_b()),
                 appoint("p", Role::VillageCadre, fengyuan(), None),
@@ -1142,6 +1142,37 @@ mod tests {
             when_org(&[], &admin(&fengqiao()), leave("sec-1", "调任")),
             Err(OrganizationError::NotRegistered)
         );
+    }
+
+    #[test]
+    fn every_event_type_round_trips() {
+        let history = then_history::<Jurisdiction>(
+            &with_grid(),
+            &admin(&fengqiao()),
+            now(),
+            appoint("cadre-1", Role::VillageCadre, fengyuan(), None),
+        );
+        let history = then_history::<Jurisdiction>(
+            &history,
+            &admin(&fengqiao()),
+            now(),
+            OrganizationCommand::RecordDeparture {
+                person: person("cadre-1"),
+                reason: "辞职".into(),
+            },
+        );
+        let types: Vec<&str> = history.iter().map(DomainEvent::event_type).collect();
+        assert_eq!(
+            types,
+            [
+                "RegionRegistered",
+                "VillageRegistered",
+                "GridRegistered",
+                "CadreAppointed",
+                "CadreDeparted"
+            ]
+        );
+        history.iter().for_each(assert_round_trip);
     }
 
     #[test]

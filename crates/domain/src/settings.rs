@@ -57,7 +57,10 @@ impl TimelinessPolicy {
         if late > on_time {
             return Err(InvalidTimeliness::LateAboveOnTime);
         }
-        Ok(TimelinessPolicy { on_time_percent: on_time, late_percent: late })
+        Ok(TimelinessPolicy {
+            on_time_percent: on_time,
+            late_percent: late,
+        })
     }
 
     pub fn on_time_percent(&self) -> u16 {
@@ -70,14 +73,21 @@ impl TimelinessPolicy {
 
     /// The factor, in percent, for work submitted on time or late.
     pub fn factor_percent(&self, on_time: bool) -> u16 {
-        if on_time { self.on_time_percent } else { self.late_percent }
+        if on_time {
+            self.on_time_percent
+        } else {
+            self.late_percent
+        }
     }
 }
 
 impl Default for TimelinessPolicy {
     /// On time 100 %, late 50 %.
     fn default() -> Self {
-        TimelinessPolicy { on_time_percent: 100, late_percent: 50 }
+        TimelinessPolicy {
+            on_time_percent: 100,
+            late_percent: 50,
+        }
     }
 }
 
@@ -90,7 +100,10 @@ impl TryFrom<RawTimeliness> for TimelinessPolicy {
 
 impl From<TimelinessPolicy> for RawTimeliness {
     fn from(p: TimelinessPolicy) -> Self {
-        RawTimeliness { on_time_percent: i64::from(p.on_time_percent), late_percent: i64::from(p.late_percent) }
+        RawTimeliness {
+            on_time_percent: i64::from(p.on_time_percent),
+            late_percent: i64::from(p.late_percent),
+        }
     }
 }
 
@@ -112,7 +125,11 @@ impl TaskSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SettingsCommand {
     /// Set the timeliness factors, in percent.
-    SetTimeliness { town: RegionId, on_time_percent: i64, late_percent: i64 },
+    SetTimeliness {
+        town: RegionId,
+        on_time_percent: i64,
+        late_percent: i64,
+    },
 }
 
 /// Facts about a town's settings.
@@ -174,22 +191,34 @@ impl Aggregate for TaskSettings {
     type Event = SettingsEvent;
     type Error = SettingsError;
 
-    fn decide(&self, command: SettingsCommand, ctx: &CommandContext<'_>) -> Result<Vec<SettingsEvent>, SettingsError> {
-        let SettingsCommand::SetTimeliness { town, on_time_percent, late_percent } = command;
+    fn decide(
+        &self,
+        command: SettingsCommand,
+        ctx: &CommandContext<'_>,
+    ) -> Result<Vec<SettingsEvent>, SettingsError> {
+        let SettingsCommand::SetTimeliness {
+            town,
+            on_time_percent,
+            late_percent,
+        } = command;
         if town.level() != RegionLevel::Town {
             return Err(SettingsError::NotATown { region: town });
         }
         if let Some(expected) = &self.town
             && expected != &town
         {
-            return Err(SettingsError::WrongTown { expected: expected.clone(), given: town });
+            return Err(SettingsError::WrongTown {
+                expected: expected.clone(),
+                given: town,
+            });
         }
         let allowed = ctx.actor.administers(&town)
             || (matches!(ctx.actor.role, Role::PartyCommitteeSecretary) && ctx.actor.scope == town);
         if !allowed {
             return Err(SettingsError::Forbidden);
         }
-        let policy = TimelinessPolicy::new(on_time_percent, late_percent).map_err(SettingsError::InvalidTimeliness)?;
+        let policy = TimelinessPolicy::new(on_time_percent, late_percent)
+            .map_err(SettingsError::InvalidTimeliness)?;
         if policy == self.timeliness {
             return Err(SettingsError::Unchanged);
         }
@@ -224,7 +253,11 @@ mod tests {
     }
 
     fn set(on_time: i64, late: i64) -> SettingsCommand {
-        SettingsCommand::SetTimeliness { town: fengqiao(), on_time_percent: on_time, late_percent: late }
+        SettingsCommand::SetTimeliness {
+            town: fengqiao(),
+            on_time_percent: on_time,
+            late_percent: late,
+        }
     }
 
     #[test]
@@ -236,37 +269,73 @@ mod tests {
 
     #[test]
     fn the_party_secretary_sets_the_town_factors() {
-        let events = when::<TaskSettings>(&[], &party_secretary(), now(), set(100, 60)).expect("set");
+        let events =
+            when::<TaskSettings>(&[], &party_secretary(), now(), set(100, 60)).expect("set");
         let state = TaskSettings::replay(&events);
-        assert_eq!(state.timeliness(), TimelinessPolicy::new(100, 60).expect("valid"));
+        assert_eq!(
+            state.timeliness(),
+            TimelinessPolicy::new(100, 60).expect("valid")
+        );
         assert_round_trip(&events[0]);
         assert!(when::<TaskSettings>(&[], &admin(&zhuji()), now(), set(90, 0)).is_ok());
     }
 
     #[test]
     fn refusals() {
-        let given = when::<TaskSettings>(&[], &party_secretary(), now(), set(100, 60)).expect("set");
+        let given =
+            when::<TaskSettings>(&[], &party_secretary(), now(), set(100, 60)).expect("set");
         let cases: Vec<(crate::people::Actor, SettingsCommand, SettingsError)> = vec![
             (town_staff(), set(100, 60), SettingsError::Forbidden),
             (zongzhi_leader(), set(100, 60), SettingsError::Forbidden),
-            (party_secretary(), set(0, 0), SettingsError::InvalidTimeliness(InvalidTimeliness::OnTimeOutOfRange)),
-            (party_secretary(), set(120, 50), SettingsError::InvalidTimeliness(InvalidTimeliness::OnTimeOutOfRange)),
-            (party_secretary(), set(100, -1), SettingsError::InvalidTimeliness(InvalidTimeliness::LateOutOfRange)),
-            (party_secretary(), set(60, 80), SettingsError::InvalidTimeliness(InvalidTimeliness::LateAboveOnTime)),
+            (
+                party_secretary(),
+                set(0, 0),
+                SettingsError::InvalidTimeliness(InvalidTimeliness::OnTimeOutOfRange),
+            ),
+            (
+                party_secretary(),
+                set(120, 50),
+                SettingsError::InvalidTimeliness(InvalidTimeliness::OnTimeOutOfRange),
+            ),
+            (
+                party_secretary(),
+                set(100, -1),
+                SettingsError::InvalidTimeliness(InvalidTimeliness::LateOutOfRange),
+            ),
+            (
+                party_secretary(),
+                set(60, 80),
+                SettingsError::InvalidTimeliness(InvalidTimeliness::LateAboveOnTime),
+            ),
             (party_secretary(), set(100, 60), SettingsError::Unchanged),
             (
                 Actor::system(),
-                SettingsCommand::SetTimeliness { town: fengyuan(), on_time_percent: 100, late_percent: 50 },
+                SettingsCommand::SetTimeliness {
+                    town: fengyuan(),
+                    on_time_percent: 100,
+                    late_percent: 50,
+                },
                 SettingsError::NotATown { region: fengyuan() },
             ),
             (
                 Actor::system(),
-                SettingsCommand::SetTimeliness { town: region("330602108000"), on_time_percent: 100, late_percent: 50 },
-                SettingsError::WrongTown { expected: fengqiao(), given: region("330602108000") },
+                SettingsCommand::SetTimeliness {
+                    town: region("330602108000"),
+                    on_time_percent: 100,
+                    late_percent: 50,
+                },
+                SettingsError::WrongTown {
+                    expected: fengqiao(),
+                    given: region("330602108000"),
+                },
             ),
         ];
         for (actor, cmd, expected) in cases {
-            assert_eq!(when::<TaskSettings>(&given, &actor, now(), cmd.clone()), Err(expected), "{cmd:?}");
+            assert_eq!(
+                when::<TaskSettings>(&given, &actor, now(), cmd.clone()),
+                Err(expected),
+                "{cmd:?}"
+            );
         }
     }
 

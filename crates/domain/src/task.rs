@@ -49,8 +49,8 @@ use uuid::Uuid;
 use crate::aggregate::{Aggregate, CommandContext, DomainEvent, Rejection};
 use crate::assignment::{AssignmentCommand, AssignmentId, AssignmentNotice};
 use crate::catalogue::{
-    CatalogueSnapshot, Category, InvalidCategory, InvalidMatterCode, MatterCode, MatterItem, ResponsibleLevel,
-    ScreeningReason,
+    CatalogueSnapshot, Category, InvalidCategory, InvalidMatterCode, MatterCode, MatterItem,
+    ResponsibleLevel, ScreeningReason,
 };
 use crate::evidence::EvidenceRef;
 use crate::ledger::LedgerCommand;
@@ -138,7 +138,9 @@ impl From<Score> for i64 {
 
 /// 工分 awarded, in hundredths of a point, so score × percent is exact: a 15-point task
 /// accepted late at 50 % gives `Points(750)`, i.e. 7.50.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Points(u64);
 
@@ -296,7 +298,9 @@ impl TaskDispatch {
             .map(|village| {
                 (
                     AssignmentId::new(self.task, village.clone()),
-                    AssignmentCommand::IssueAssignment { notice: self.notice_for(village) },
+                    AssignmentCommand::IssueAssignment {
+                        notice: self.notice_for(village),
+                    },
                 )
             })
             .collect()
@@ -347,7 +351,9 @@ impl TaskWithdrawal {
             .map(|village| {
                 (
                     AssignmentId::new(self.task, village.clone()),
-                    AssignmentCommand::WithdrawAssignment { reason: self.reason.to_string() },
+                    AssignmentCommand::WithdrawAssignment {
+                        reason: self.reason.to_string(),
+                    },
                 )
             })
             .collect()
@@ -387,13 +393,21 @@ pub enum TaskCommand {
         catalogue: CatalogueSnapshot,
     },
     /// 修改后重新提交: revise a returned draft; screened again.
-    ReviseTask { draft: DraftInput, town_villages: Vec<RegionId>, catalogue: CatalogueSnapshot },
+    ReviseTask {
+        draft: DraftInput,
+        town_villages: Vec<RegionId>,
+        catalogue: CatalogueSnapshot,
+    },
     /// 审核通过.
     ApproveTask,
     /// 退回: return the draft to the office with a reason.
     ReturnTask { reason: String },
     /// 党委集体研究: record the town party committee's decision on a 重大任务.
-    RecordCollectiveDecision { outcome: CommitteeOutcome, meeting_at: DateTime<Utc>, minutes: EvidenceRef },
+    RecordCollectiveDecision {
+        outcome: CommitteeOutcome,
+        meeting_at: DateTime<Utc>,
+        minutes: EvidenceRef,
+    },
     /// 派发: `timeliness` is the town's policy in force ([`crate::settings::TaskSettings`]).
     DispatchTask { timeliness: TimelinessPolicy },
     /// 撤回, with a reason.
@@ -570,7 +584,9 @@ impl Rejection for TaskError {
             | MeetingInFuture
             | MeetingBeforeDraft => "INVALID_INPUT",
             UnknownVillage { .. } | TaskNotFound => "NOT_FOUND",
-            NotTownOfficeStaff | NotLeaderInCharge { .. } | NotPartyCommitteeSecretary => "FORBIDDEN",
+            NotTownOfficeStaff | NotLeaderInCharge { .. } | NotPartyCommitteeSecretary => {
+                "FORBIDDEN"
+            }
             TaskAlreadyExists | WrongStatus { .. } | DecisionAlreadyRecorded => "CONFLICT",
             ScreeningRejected { .. } => "SCREENING_REJECTED",
             NotMajorTask | CollectiveDecisionRequired => "RULE_VIOLATION",
@@ -610,14 +626,18 @@ impl Task {
     fn live(&self) -> Result<&TaskRecord, TaskError> {
         let record = self.record.as_ref().ok_or(TaskError::TaskNotFound)?;
         if let Some(reason) = &record.screening {
-            return Err(TaskError::ScreeningRejected { reason: reason.clone() });
+            return Err(TaskError::ScreeningRejected {
+                reason: reason.clone(),
+            });
         }
         Ok(record)
     }
 
     fn expect_status(record: &TaskRecord, expected: TaskStatus) -> Result<(), TaskError> {
         if record.status != expected {
-            return Err(TaskError::WrongStatus { status: record.status });
+            return Err(TaskError::WrongStatus {
+                status: record.status,
+            });
         }
         Ok(())
     }
@@ -651,10 +671,17 @@ fn parse_draft(
     };
     let score = Score::new(input.score).map_err(TaskError::InvalidScore)?;
     if input.deadline <= now {
-        return Err(TaskError::DeadlineInPast { deadline: input.deadline });
+        return Err(TaskError::DeadlineInPast {
+            deadline: input.deadline,
+        });
     }
-    if let Some(stranger) = town_villages.iter().find(|v| v.level() != RegionLevel::Village || v.town().as_ref() != Some(town)) {
-        return Err(TaskError::UnknownVillage { village: stranger.clone() });
+    if let Some(stranger) = town_villages
+        .iter()
+        .find(|v| v.level() != RegionLevel::Village || v.town().as_ref() != Some(town))
+    {
+        return Err(TaskError::UnknownVillage {
+            village: stranger.clone(),
+        });
     }
     let (villages, whole_town) = match input.targets {
         Targets::WholeTown => {
@@ -665,10 +692,14 @@ fn parse_draft(
             let mut seen = BTreeSet::new();
             for village in &chosen {
                 if !town_villages.contains(village) {
-                    return Err(TaskError::UnknownVillage { village: village.clone() });
+                    return Err(TaskError::UnknownVillage {
+                        village: village.clone(),
+                    });
                 }
                 if !seen.insert(village.clone()) {
-                    return Err(TaskError::DuplicateTarget { village: village.clone() });
+                    return Err(TaskError::DuplicateTarget {
+                        village: village.clone(),
+                    });
                 }
             }
             (chosen, false)
@@ -692,8 +723,16 @@ fn parse_draft(
 
 /// The outcome of screening a valid draft.
 enum Screened {
-    Passed { draft: TaskDraft, matter: MatterItem, catalogue_version: u64 },
-    Rejected { draft: TaskDraft, reason: ScreeningReason, catalogue_version: u64 },
+    Passed {
+        draft: TaskDraft,
+        matter: MatterItem,
+        catalogue_version: u64,
+    },
+    Rejected {
+        draft: TaskDraft,
+        reason: ScreeningReason,
+        catalogue_version: u64,
+    },
 }
 
 fn screen_draft(
@@ -704,17 +743,31 @@ fn screen_draft(
     now: DateTime<Utc>,
 ) -> Result<Screened, TaskError> {
     if !catalogue.region.contains(town) {
-        return Err(TaskError::WrongCatalogue { catalogue: catalogue.region.clone(), town: town.clone() });
+        return Err(TaskError::WrongCatalogue {
+            catalogue: catalogue.region.clone(),
+            town: town.clone(),
+        });
     }
     let draft = parse_draft(input, town, town_villages, now)?;
     let catalogue_version = catalogue.version;
     match catalogue.screen(draft.matter_code.as_ref(), ResponsibleLevel::Village, now) {
-        Err(reason) => Ok(Screened::Rejected { draft, reason, catalogue_version }),
+        Err(reason) => Ok(Screened::Rejected {
+            draft,
+            reason,
+            catalogue_version,
+        }),
         Ok(item) => {
             if item.category != draft.category {
-                return Err(TaskError::CategoryMismatch { given: draft.category, expected: item.category.clone() });
+                return Err(TaskError::CategoryMismatch {
+                    given: draft.category,
+                    expected: item.category.clone(),
+                });
             }
-            Ok(Screened::Passed { draft, matter: item.clone(), catalogue_version })
+            Ok(Screened::Passed {
+                draft,
+                matter: item.clone(),
+                catalogue_version,
+            })
         }
     }
 }
@@ -739,26 +792,36 @@ impl Task {
             return Err(TaskError::NotTownOfficeStaff);
         }
         let drafted_by = ctx.actor.id.clone();
-        Ok(vec![match screen_draft(input, &town, &town_villages, &catalogue, ctx.now)? {
-            Screened::Passed { draft, matter, catalogue_version } => TaskEvent::TaskDrafted {
-                task,
-                town,
-                draft,
-                catalogue_version,
-                matter,
-                drafted_by,
-                drafted_at: ctx.now,
+        Ok(vec![
+            match screen_draft(input, &town, &town_villages, &catalogue, ctx.now)? {
+                Screened::Passed {
+                    draft,
+                    matter,
+                    catalogue_version,
+                } => TaskEvent::TaskDrafted {
+                    task,
+                    town,
+                    draft,
+                    catalogue_version,
+                    matter,
+                    drafted_by,
+                    drafted_at: ctx.now,
+                },
+                Screened::Rejected {
+                    draft,
+                    reason,
+                    catalogue_version,
+                } => TaskEvent::TaskScreeningRejected {
+                    task,
+                    town,
+                    draft,
+                    reason,
+                    catalogue_version,
+                    drafted_by,
+                    rejected_at: ctx.now,
+                },
             },
-            Screened::Rejected { draft, reason, catalogue_version } => TaskEvent::TaskScreeningRejected {
-                task,
-                town,
-                draft,
-                reason,
-                catalogue_version,
-                drafted_by,
-                rejected_at: ctx.now,
-            },
-        }])
+        ])
     }
 
     fn revise(
@@ -774,39 +837,64 @@ impl Task {
         }
         Task::expect_status(record, TaskStatus::Returned)?;
         let (task, town, by) = (record.id, record.town.clone(), ctx.actor.id.clone());
-        Ok(vec![match screen_draft(input, &town, &town_villages, &catalogue, ctx.now)? {
-            Screened::Passed { draft, matter, catalogue_version } => TaskEvent::TaskRevised {
-                task,
-                town,
-                draft,
-                catalogue_version,
-                matter,
-                revised_by: by,
-                revised_at: ctx.now,
+        Ok(vec![
+            match screen_draft(input, &town, &town_villages, &catalogue, ctx.now)? {
+                Screened::Passed {
+                    draft,
+                    matter,
+                    catalogue_version,
+                } => TaskEvent::TaskRevised {
+                    task,
+                    town,
+                    draft,
+                    catalogue_version,
+                    matter,
+                    revised_by: by,
+                    revised_at: ctx.now,
+                },
+                Screened::Rejected {
+                    draft,
+                    reason,
+                    catalogue_version,
+                } => TaskEvent::TaskScreeningRejected {
+                    task,
+                    town,
+                    draft,
+                    reason,
+                    catalogue_version,
+                    drafted_by: by,
+                    rejected_at: ctx.now,
+                },
             },
-            Screened::Rejected { draft, reason, catalogue_version } => TaskEvent::TaskScreeningRejected {
-                task,
-                town,
-                draft,
-                reason,
-                catalogue_version,
-                drafted_by: by,
-                rejected_at: ctx.now,
-            },
-        }])
+        ])
     }
 
-    fn review(&self, reason: Option<String>, ctx: &CommandContext<'_>) -> Result<Vec<TaskEvent>, TaskError> {
+    fn review(
+        &self,
+        reason: Option<String>,
+        ctx: &CommandContext<'_>,
+    ) -> Result<Vec<TaskEvent>, TaskError> {
         let record = self.live()?;
         let category = record.draft.category.clone();
         if !leads(ctx.actor, &record.town, &category) {
             return Err(TaskError::NotLeaderInCharge { category });
         }
         Task::expect_status(record, TaskStatus::AwaitingReview)?;
-        let (task, town, villages, by) =
-            (record.id, record.town.clone(), record.draft.villages.clone(), ctx.actor.id.clone());
+        let (task, town, villages, by) = (
+            record.id,
+            record.town.clone(),
+            record.draft.villages.clone(),
+            ctx.actor.id.clone(),
+        );
         Ok(vec![match reason {
-            None => TaskEvent::TaskApproved { task, town, villages, category, approved_by: by, approved_at: ctx.now },
+            None => TaskEvent::TaskApproved {
+                task,
+                town,
+                villages,
+                category,
+                approved_by: by,
+                approved_at: ctx.now,
+            },
             Some(reason) => TaskEvent::TaskReturned {
                 task,
                 town,
@@ -855,14 +943,20 @@ impl Task {
         }])
     }
 
-    fn dispatch(&self, timeliness: TimelinessPolicy, ctx: &CommandContext<'_>) -> Result<Vec<TaskEvent>, TaskError> {
+    fn dispatch(
+        &self,
+        timeliness: TimelinessPolicy,
+        ctx: &CommandContext<'_>,
+    ) -> Result<Vec<TaskEvent>, TaskError> {
         let record = self.live()?;
         let category = record.draft.category.clone();
         if !leads(ctx.actor, &record.town, &category) {
             return Err(TaskError::NotLeaderInCharge { category });
         }
         Task::expect_status(record, TaskStatus::Approved)?;
-        if record.draft.source == TaskSource::Major && record.committee != Some(CommitteeOutcome::Agreed) {
+        if record.draft.source == TaskSource::Major
+            && record.committee != Some(CommitteeOutcome::Agreed)
+        {
             return Err(TaskError::CollectiveDecisionRequired);
         }
         let deadline = record.draft.deadline;
@@ -870,9 +964,13 @@ impl Task {
             return Err(TaskError::DeadlineInPast { deadline });
         }
         // Screening passed, so the code is present; a record without one is never approved.
-        let matter_code = record.draft.matter_code.clone().ok_or(TaskError::ScreeningRejected {
-            reason: ScreeningReason::MissingCode,
-        })?;
+        let matter_code = record
+            .draft
+            .matter_code
+            .clone()
+            .ok_or(TaskError::ScreeningRejected {
+                reason: ScreeningReason::MissingCode,
+            })?;
         Ok(vec![TaskEvent::TaskDispatched(TaskDispatch {
             task: record.id,
             town: record.town.clone(),
@@ -882,21 +980,35 @@ impl Task {
             score: record.draft.score,
             villages: record.draft.villages.clone(),
             deadline,
-            period: TaskPeriod { from: ctx.now, to: deadline },
+            period: TaskPeriod {
+                from: ctx.now,
+                to: deadline,
+            },
             timeliness,
             dispatched_by: ctx.actor.id.clone(),
             dispatched_at: ctx.now,
         })])
     }
 
-    fn withdraw(&self, reason: String, ctx: &CommandContext<'_>) -> Result<Vec<TaskEvent>, TaskError> {
+    fn withdraw(
+        &self,
+        reason: String,
+        ctx: &CommandContext<'_>,
+    ) -> Result<Vec<TaskEvent>, TaskError> {
         let record = self.live()?;
         let category = record.draft.category.clone();
-        if !leads(ctx.actor, &record.town, &category) && !is_party_secretary(ctx.actor, &record.town) {
+        if !leads(ctx.actor, &record.town, &category)
+            && !is_party_secretary(ctx.actor, &record.town)
+        {
             return Err(TaskError::NotLeaderInCharge { category });
         }
-        if matches!(record.status, TaskStatus::CommitteeRejected | TaskStatus::Withdrawn) {
-            return Err(TaskError::WrongStatus { status: record.status });
+        if matches!(
+            record.status,
+            TaskStatus::CommitteeRejected | TaskStatus::Withdrawn
+        ) {
+            return Err(TaskError::WrongStatus {
+                status: record.status,
+            });
         }
         let reason = Text::parse(&reason).map_err(TaskError::InvalidReason)?;
         Ok(vec![TaskEvent::TaskWithdrawn(TaskWithdrawal {
@@ -917,19 +1029,31 @@ impl Aggregate for Task {
     type Event = TaskEvent;
     type Error = TaskError;
 
-    fn decide(&self, command: TaskCommand, ctx: &CommandContext<'_>) -> Result<Vec<TaskEvent>, TaskError> {
+    fn decide(
+        &self,
+        command: TaskCommand,
+        ctx: &CommandContext<'_>,
+    ) -> Result<Vec<TaskEvent>, TaskError> {
         match command {
-            TaskCommand::DraftTask { task, town, draft, town_villages, catalogue } => {
-                self.draft(task, town, draft, town_villages, catalogue, ctx)
-            }
-            TaskCommand::ReviseTask { draft, town_villages, catalogue } => {
-                self.revise(draft, town_villages, catalogue, ctx)
-            }
+            TaskCommand::DraftTask {
+                task,
+                town,
+                draft,
+                town_villages,
+                catalogue,
+            } => self.draft(task, town, draft, town_villages, catalogue, ctx),
+            TaskCommand::ReviseTask {
+                draft,
+                town_villages,
+                catalogue,
+            } => self.revise(draft, town_villages, catalogue, ctx),
             TaskCommand::ApproveTask => self.review(None, ctx),
             TaskCommand::ReturnTask { reason } => self.review(Some(reason), ctx),
-            TaskCommand::RecordCollectiveDecision { outcome, meeting_at, minutes } => {
-                self.record_decision(outcome, meeting_at, minutes, ctx)
-            }
+            TaskCommand::RecordCollectiveDecision {
+                outcome,
+                meeting_at,
+                minutes,
+            } => self.record_decision(outcome, meeting_at, minutes, ctx),
             TaskCommand::DispatchTask { timeliness } => self.dispatch(timeliness, ctx),
             TaskCommand::WithdrawTask { reason } => self.withdraw(reason, ctx),
         }
@@ -937,7 +1061,13 @@ impl Aggregate for Task {
 
     fn evolve(&mut self, event: &TaskEvent) {
         match event {
-            TaskEvent::TaskDrafted { task, town, draft, drafted_at, .. } => {
+            TaskEvent::TaskDrafted {
+                task,
+                town,
+                draft,
+                drafted_at,
+                ..
+            } => {
                 self.record = Some(TaskRecord {
                     id: *task,
                     town: town.clone(),
@@ -949,7 +1079,14 @@ impl Aggregate for Task {
                     dispatch: None,
                 });
             }
-            TaskEvent::TaskScreeningRejected { task, town, draft, reason, rejected_at, .. } => {
+            TaskEvent::TaskScreeningRejected {
+                task,
+                town,
+                draft,
+                reason,
+                rejected_at,
+                ..
+            } => {
                 let drafted_at = self.record.as_ref().map_or(*rejected_at, |r| r.drafted_at);
                 self.record = Some(TaskRecord {
                     id: *task,
@@ -1049,7 +1186,11 @@ pub(crate) mod tests {
         EvidenceRef::new(&"ab".repeat(32), "党委会议纪要.pdf").expect("evidence")
     }
 
-    fn when_task(given: &[TaskEvent], actor: &Actor, cmd: TaskCommand) -> Result<Vec<TaskEvent>, TaskError> {
+    fn when_task(
+        given: &[TaskEvent],
+        actor: &Actor,
+        cmd: TaskCommand,
+    ) -> Result<Vec<TaskEvent>, TaskError> {
         when::<Task>(given, actor, now(), cmd)
     }
 
@@ -1070,16 +1211,29 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn dispatched() -> Vec<TaskEvent> {
-        step(&approved(), &zongzhi_leader(), TaskCommand::DispatchTask { timeliness: TimelinessPolicy::default() })
+        step(
+            &approved(),
+            &zongzhi_leader(),
+            TaskCommand::DispatchTask {
+                timeliness: TimelinessPolicy::default(),
+            },
+        )
     }
 
     fn major_approved() -> Vec<TaskEvent> {
-        let drafted = drafted_with(DraftInput { source: TaskSource::Major, ..input(Some("ZZ-001")) });
+        let drafted = drafted_with(DraftInput {
+            source: TaskSource::Major,
+            ..input(Some("ZZ-001"))
+        });
         step(&drafted, &zongzhi_leader(), TaskCommand::ApproveTask)
     }
 
     fn decide_major(outcome: CommitteeOutcome) -> TaskCommand {
-        TaskCommand::RecordCollectiveDecision { outcome, meeting_at: now() - Duration::minutes(30), minutes: minutes() }
+        TaskCommand::RecordCollectiveDecision {
+            outcome,
+            meeting_at: now(),
+            minutes: minutes(),
+        }
     }
 
     fn rejection_reason(events: &[TaskEvent]) -> Option<&ScreeningReason> {
@@ -1093,47 +1247,80 @@ pub(crate) mod tests {
     fn a_listed_village_matter_passes_screening_and_awaits_review() {
         let events = drafted();
         match &events[..] {
-            [TaskEvent::TaskDrafted { catalogue_version, matter, draft, .. }] => {
+            [
+                TaskEvent::TaskDrafted {
+                    catalogue_version,
+                    matter,
+                    draft,
+                    ..
+                },
+            ] => {
                 assert_eq!(*catalogue_version, snapshot().version);
                 assert_eq!(matter.code.as_str(), "ZZ-001");
                 assert_eq!(draft.villages, vec![fengyuan()]);
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert_eq!(Task::replay(&events).status(), Some(TaskStatus::AwaitingReview));
+        assert_eq!(
+            Task::replay(&events).status(),
+            Some(TaskStatus::AwaitingReview)
+        );
         assert_eq!(events[0].regions(), vec![fengqiao(), fengyuan()]);
     }
 
     #[test]
     fn screening_rejections_are_appended_alone_and_record_the_catalogue_version() {
-        let cases: [(Option<&str>, fn(&ScreeningReason) -> bool); 7] = [
+        let cases: [(Option<&str>, Expect<ScreeningReason>); 7] = [
             (None, |r| matches!(r, ScreeningReason::MissingCode)),
             (Some("  "), |r| matches!(r, ScreeningReason::MissingCode)),
-            (Some("XX-404"), |r| matches!(r, ScreeningReason::UnknownCode { .. })),
-            (Some("ZZ-006"), |r| matches!(r, ScreeningReason::Retired { .. })),
-            (Some("ZZ-005"), |r| matches!(r, ScreeningReason::NotYetEffective { .. })),
-            (Some("ZZ-004"), |r| matches!(r, ScreeningReason::Barred { .. })),
-            (Some("ZZ-003"), |r| matches!(r, ScreeningReason::WrongLevel { .. })),
+            (Some("XX-404"), |r| {
+                matches!(r, ScreeningReason::UnknownCode { .. })
+            }),
+            (Some("ZZ-006"), |r| {
+                matches!(r, ScreeningReason::Retired { .. })
+            }),
+            (Some("ZZ-005"), |r| {
+                matches!(r, ScreeningReason::NotYetEffective { .. })
+            }),
+            (Some("ZZ-004"), |r| {
+                matches!(r, ScreeningReason::Barred { .. })
+            }),
+            (Some("ZZ-003"), |r| {
+                matches!(r, ScreeningReason::WrongLevel { .. })
+            }),
         ];
         for (code, expected) in cases {
             let events = when_task(&[], &town_staff(), draft_cmd(input(code))).expect("decided");
-            let reason = rejection_reason(&events).unwrap_or_else(|| panic!("{code:?}: {events:?}"));
+            let reason =
+                rejection_reason(&events).unwrap_or_else(|| panic!("{code:?}: {events:?}"));
             assert!(expected(reason), "{code:?} -> {reason:?}");
             match &events[0] {
-                TaskEvent::TaskScreeningRejected { catalogue_version, .. } => {
+                TaskEvent::TaskScreeningRejected {
+                    catalogue_version, ..
+                } => {
                     assert_eq!(*catalogue_version, snapshot().version)
                 }
                 other => panic!("unexpected {other:?}"),
             }
-            assert_eq!(Task::replay(&events).status(), Some(TaskStatus::ScreeningRejected));
+            assert_eq!(
+                Task::replay(&events).status(),
+                Some(TaskStatus::ScreeningRejected)
+            );
         }
     }
 
     #[test]
     fn a_rejected_task_goes_no_further() {
-        let given = when_task(&[], &town_staff(), draft_cmd(input(Some("ZZ-004")))).expect("decided");
-        let err = when_task(&given, &zongzhi_leader(), TaskCommand::ApproveTask).expect_err("refused");
-        assert!(matches!(err, TaskError::ScreeningRejected { reason: ScreeningReason::Barred { .. } }));
+        let given =
+            when_task(&[], &town_staff(), draft_cmd(input(Some("ZZ-004")))).expect("decided");
+        let err =
+            when_task(&given, &zongzhi_leader(), TaskCommand::ApproveTask).expect_err("refused");
+        assert!(matches!(
+            err,
+            TaskError::ScreeningRejected {
+                reason: ScreeningReason::Barred { .. }
+            }
+        ));
         assert_eq!(err.code(), "SCREENING_REJECTED");
         assert_eq!(
             when_task(&given, &town_staff(), draft_cmd(input(Some("ZZ-001")))),
@@ -1143,7 +1330,10 @@ pub(crate) mod tests {
 
     #[test]
     fn a_whole_town_task_addresses_every_village() {
-        let events = drafted_with(DraftInput { targets: Targets::WholeTown, ..input(Some("ZZ-002")) });
+        let events = drafted_with(DraftInput {
+            targets: Targets::WholeTown,
+            ..input(Some("ZZ-002"))
+        });
         let record = Task::replay(&events).record().cloned().expect("drafted");
         assert_eq!(record.draft.villages, town_villages());
         assert!(record.draft.whole_town);
@@ -1151,48 +1341,115 @@ pub(crate) mod tests {
 
     #[test]
     fn drafting_refusals_append_nothing() {
-        let cases: Vec<(DraftInput, fn(&TaskError) -> bool)> = vec![
-            (DraftInput { title: " ".into(), ..input(Some("ZZ-001")) }, |e| {
-                matches!(e, TaskError::InvalidTitle(InvalidText::Empty))
+        let cases: Vec<(DraftInput, Expect<TaskError>)> = vec![
+            (
+                DraftInput {
+                    title: " ".into(),
+                    ..input(Some("ZZ-001"))
+                },
+                |e| matches!(e, TaskError::InvalidTitle(InvalidText::Empty)),
+            ),
+            (
+                DraftInput {
+                    content: "".into(),
+                    ..input(Some("ZZ-001"))
+                },
+                |e| matches!(e, TaskError::InvalidContent(_)),
+            ),
+            (
+                DraftInput {
+                    category: "".into(),
+                    ..input(Some("ZZ-001"))
+                },
+                |e| matches!(e, TaskError::InvalidCategory(_)),
+            ),
+            (input(Some("过筛")), |e| {
+                matches!(e, TaskError::InvalidMatterCode(_))
             }),
-            (DraftInput { content: "".into(), ..input(Some("ZZ-001")) }, |e| matches!(e, TaskError::InvalidContent(_))),
-            (DraftInput { category: "".into(), ..input(Some("ZZ-001")) }, |e| matches!(e, TaskError::InvalidCategory(_))),
-            (input(Some("过筛")), |e| matches!(e, TaskError::InvalidMatterCode(_))),
-            (DraftInput { score: 0, ..input(Some("ZZ-001")) }, |e| matches!(e, TaskError::InvalidScore(_))),
-            (DraftInput { score: -5, ..input(Some("ZZ-001")) }, |e| matches!(e, TaskError::InvalidScore(_))),
-            (DraftInput { score: 101, ..input(Some("ZZ-001")) }, |e| matches!(e, TaskError::InvalidScore(_))),
-            (DraftInput { deadline: now(), ..input(Some("ZZ-001")) }, |e| matches!(e, TaskError::DeadlineInPast { .. })),
-            (DraftInput { targets: Targets::Villages(vec![]), ..input(Some("ZZ-001")) }, |e| {
-                matches!(e, TaskError::NoTargets)
-            }),
-            (DraftInput { targets: Targets::Villages(vec![fengyuan(), fengyuan()]), ..input(Some("ZZ-001")) }, |e| {
-                matches!(e, TaskError::DuplicateTarget { .. })
-            }),
-            (DraftInput { targets: Targets::Villages(vec![jinxi()]), ..input(Some("ZZ-001")) }, |e| {
-                matches!(e, TaskError::UnknownVillage { .. })
-            }),
-            (DraftInput { targets: Targets::Villages(vec![region("330681109299")]), ..input(Some("ZZ-001")) }, |e| {
-                matches!(e, TaskError::UnknownVillage { .. })
-            }),
-            (DraftInput { category: "城建".into(), ..input(Some("ZZ-001")) }, |e| {
-                matches!(e, TaskError::CategoryMismatch { .. })
-            }),
+            (
+                DraftInput {
+                    score: 0,
+                    ..input(Some("ZZ-001"))
+                },
+                |e| matches!(e, TaskError::InvalidScore(_)),
+            ),
+            (
+                DraftInput {
+                    score: -5,
+                    ..input(Some("ZZ-001"))
+                },
+                |e| matches!(e, TaskError::InvalidScore(_)),
+            ),
+            (
+                DraftInput {
+                    score: 101,
+                    ..input(Some("ZZ-001"))
+                },
+                |e| matches!(e, TaskError::InvalidScore(_)),
+            ),
+            (
+                DraftInput {
+                    deadline: now(),
+                    ..input(Some("ZZ-001"))
+                },
+                |e| matches!(e, TaskError::DeadlineInPast { .. }),
+            ),
+            (
+                DraftInput {
+                    targets: Targets::Villages(vec![]),
+                    ..input(Some("ZZ-001"))
+                },
+                |e| matches!(e, TaskError::NoTargets),
+            ),
+            (
+                DraftInput {
+                    targets: Targets::Villages(vec![fengyuan(), fengyuan()]),
+                    ..input(Some("ZZ-001"))
+                },
+                |e| matches!(e, TaskError::DuplicateTarget { .. }),
+            ),
+            (
+                DraftInput {
+                    targets: Targets::Villages(vec![jinxi()]),
+                    ..input(Some("ZZ-001"))
+                },
+                |e| matches!(e, TaskError::UnknownVillage { .. }),
+            ),
+            (
+                DraftInput {
+                    targets: Targets::Villages(vec![region("330681109299")]),
+                    ..input(Some("ZZ-001"))
+                },
+                |e| matches!(e, TaskError::UnknownVillage { .. }),
+            ),
+            (
+                DraftInput {
+                    category: "城建".into(),
+                    ..input(Some("ZZ-001"))
+                },
+                |e| matches!(e, TaskError::CategoryMismatch { .. }),
+            ),
         ];
         for (draft, expected) in cases {
             let err = when_task(&[], &town_staff(), draft_cmd(draft.clone())).expect_err("refused");
             assert!(expected(&err), "{draft:?} -> {err:?}");
-            assert!(err.code() == "INVALID_INPUT" || err.code() == "NOT_FOUND", "{err:?}");
+            assert!(
+                err.code() == "INVALID_INPUT" || err.code() == "NOT_FOUND",
+                "{err:?}"
+            );
         }
     }
 
     #[test]
     fn drafting_context_refusals() {
-        let cmd = |town: RegionId, town_villages: Vec<RegionId>, catalogue: CatalogueSnapshot| TaskCommand::DraftTask {
-            task: task_id(),
-            town,
-            draft: input(Some("ZZ-001")),
-            town_villages,
-            catalogue,
+        let cmd = |town: RegionId, town_villages: Vec<RegionId>, catalogue: CatalogueSnapshot| {
+            TaskCommand::DraftTask {
+                task: task_id(),
+                town,
+                draft: input(Some("ZZ-001")),
+                town_villages,
+                catalogue,
+            }
         };
         assert_eq!(
             when_task(&[], &zongzhi_leader(), draft_cmd(input(Some("ZZ-001")))),
@@ -1204,20 +1461,38 @@ pub(crate) mod tests {
             Err(TaskError::NotTownOfficeStaff)
         );
         assert!(matches!(
-            when_task(&[], &town_staff(), cmd(fengyuan(), town_villages(), snapshot())),
+            when_task(
+                &[],
+                &town_staff(),
+                cmd(fengyuan(), town_villages(), snapshot())
+            ),
             Err(TaskError::NotATown { .. })
         ));
         assert!(matches!(
-            when_task(&[], &town_staff(), cmd(fengqiao(), vec![fengyuan(), jinxi()], snapshot())),
+            when_task(
+                &[],
+                &town_staff(),
+                cmd(fengqiao(), vec![fengyuan(), jinxi()], snapshot())
+            ),
             Err(TaskError::UnknownVillage { .. })
         ));
         assert!(matches!(
-            when_task(&[], &town_staff(), cmd(fengqiao(), town_villages(), CatalogueSnapshot::empty(region("330602000000")))),
+            when_task(
+                &[],
+                &town_staff(),
+                cmd(
+                    fengqiao(),
+                    town_villages(),
+                    CatalogueSnapshot::empty(region("330602000000"))
+                )
+            ),
             Err(TaskError::WrongCatalogue { .. })
         ));
         assert_eq!(
             when_task(&[], &town_staff(), cmd(fengqiao(), vec![], snapshot())),
-            Err(TaskError::UnknownVillage { village: fengyuan() })
+            Err(TaskError::UnknownVillage {
+                village: fengyuan()
+            })
         );
     }
 
@@ -1229,77 +1504,137 @@ pub(crate) mod tests {
                 Err(TaskError::NotLeaderInCharge { .. })
             ));
         }
-        let other_town_leader =
-            self::actor("leader-x", Role::TownLeader { duty_areas: vec!["综治".into()] }, &region("330602108000"));
+        let other_town_leader = self::actor(
+            "leader-x",
+            Role::TownLeader {
+                duty_areas: vec!["综治".into()],
+            },
+            &region("330602108000"),
+        );
         assert!(matches!(
             when_task(&drafted(), &other_town_leader, TaskCommand::ApproveTask),
             Err(TaskError::NotLeaderInCharge { .. })
         ));
-        assert_eq!(Task::replay(&approved()).status(), Some(TaskStatus::Approved));
+        assert_eq!(
+            Task::replay(&approved()).status(),
+            Some(TaskStatus::Approved)
+        );
     }
 
     #[test]
     fn a_returned_task_is_revised_screened_again_and_reviewed_again() {
-        let returned = step(&drafted(), &zongzhi_leader(), TaskCommand::ReturnTask { reason: "内容不具体".into() });
+        let returned = step(
+            &drafted(),
+            &zongzhi_leader(),
+            TaskCommand::ReturnTask {
+                reason: "内容不具体".into(),
+            },
+        );
         assert_eq!(Task::replay(&returned).status(), Some(TaskStatus::Returned));
         assert!(matches!(
             when_task(&returned, &zongzhi_leader(), TaskCommand::ApproveTask),
-            Err(TaskError::WrongStatus { status: TaskStatus::Returned })
+            Err(TaskError::WrongStatus {
+                status: TaskStatus::Returned
+            })
         ));
         let revise = |code: &str| TaskCommand::ReviseTask {
-            draft: DraftInput { title: "入户走访(修改)".into(), ..input(Some(code)) },
+            draft: DraftInput {
+                title: "入户走访(修改)".into(),
+                ..input(Some(code))
+            },
             town_villages: town_villages(),
             catalogue: snapshot(),
         };
         let revised = step(&returned, &town_staff(), revise("ZZ-001"));
-        assert!(matches!(revised.last(), Some(TaskEvent::TaskRevised { .. })));
-        assert_eq!(Task::replay(&revised).status(), Some(TaskStatus::AwaitingReview));
-        assert!(step(&revised, &zongzhi_leader(), TaskCommand::ApproveTask).len() == revised.len() + 1);
+        assert!(matches!(
+            revised.last(),
+            Some(TaskEvent::TaskRevised { .. })
+        ));
+        assert_eq!(
+            Task::replay(&revised).status(),
+            Some(TaskStatus::AwaitingReview)
+        );
+        assert!(
+            step(&revised, &zongzhi_leader(), TaskCommand::ApproveTask).len() == revised.len() + 1
+        );
         // Revised onto a barred matter: rejected by screening, the task ends there.
         let rejected = step(&returned, &town_staff(), revise("ZZ-004"));
-        assert_eq!(Task::replay(&rejected).status(), Some(TaskStatus::ScreeningRejected));
+        assert_eq!(
+            Task::replay(&rejected).status(),
+            Some(TaskStatus::ScreeningRejected)
+        );
         // Only a returned task is revised, only by town staff.
         assert!(matches!(
             when_task(&drafted(), &town_staff(), revise("ZZ-001")),
-            Err(TaskError::WrongStatus { status: TaskStatus::AwaitingReview })
+            Err(TaskError::WrongStatus {
+                status: TaskStatus::AwaitingReview
+            })
         ));
-        assert_eq!(when_task(&returned, &zongzhi_leader(), revise("ZZ-001")), Err(TaskError::NotTownOfficeStaff));
+        assert_eq!(
+            when_task(&returned, &zongzhi_leader(), revise("ZZ-001")),
+            Err(TaskError::NotTownOfficeStaff)
+        );
     }
 
     #[test]
     fn returning_needs_a_reason() {
         assert!(matches!(
-            when_task(&drafted(), &zongzhi_leader(), TaskCommand::ReturnTask { reason: "".into() }),
+            when_task(
+                &drafted(),
+                &zongzhi_leader(),
+                TaskCommand::ReturnTask { reason: "".into() }
+            ),
             Err(TaskError::InvalidReason(_))
         ));
     }
 
     #[test]
     fn commands_on_a_missing_task_are_not_found() {
-        for cmd in [TaskCommand::ApproveTask, TaskCommand::WithdrawTask { reason: "x".into() }] {
-            assert_eq!(when_task(&[], &zongzhi_leader(), cmd), Err(TaskError::TaskNotFound));
+        for cmd in [
+            TaskCommand::ApproveTask,
+            TaskCommand::WithdrawTask { reason: "x".into() },
+        ] {
+            assert_eq!(
+                when_task(&[], &zongzhi_leader(), cmd),
+                Err(TaskError::TaskNotFound)
+            );
         }
     }
 
     #[test]
     fn dispatch_sends_the_task_to_its_villages_with_the_policy_in_force() {
         let events = dispatched();
-        let Some(TaskEvent::TaskDispatched(dispatch)) = events.last() else { panic!("not dispatched") };
-        assert_eq!(dispatch.period, TaskPeriod { from: now(), to: deadline() });
+        let Some(TaskEvent::TaskDispatched(dispatch)) = events.last() else {
+            panic!("not dispatched")
+        };
+        assert_eq!(
+            dispatch.period,
+            TaskPeriod {
+                from: now(),
+                to: deadline()
+            }
+        );
         assert_eq!(dispatch.timeliness, TimelinessPolicy::default());
         let assignments = dispatch.assignment_commands();
         assert_eq!(assignments.len(), 1);
-        assert_eq!(assignments[0].0.to_string(), format!("{}-{}", task_id(), fengyuan()));
+        assert_eq!(
+            assignments[0].0.to_string(),
+            format!("{}-{}", task_id(), fengyuan())
+        );
         assert_eq!(dispatch.ledger_commands()[0].0, fengyuan());
         assert_eq!(Task::replay(&events).status(), Some(TaskStatus::Dispatched));
     }
 
     #[test]
     fn dispatch_refusals() {
-        let dispatch = || TaskCommand::DispatchTask { timeliness: TimelinessPolicy::default() };
+        let dispatch = || TaskCommand::DispatchTask {
+            timeliness: TimelinessPolicy::default(),
+        };
         assert!(matches!(
             when_task(&drafted(), &zongzhi_leader(), dispatch()),
-            Err(TaskError::WrongStatus { status: TaskStatus::AwaitingReview })
+            Err(TaskError::WrongStatus {
+                status: TaskStatus::AwaitingReview
+            })
         ));
         assert!(matches!(
             when_task(&approved(), &chengjian_leader(), dispatch()),
@@ -1307,39 +1642,75 @@ pub(crate) mod tests {
         ));
         assert!(matches!(
             when_task(&dispatched(), &zongzhi_leader(), dispatch()),
-            Err(TaskError::WrongStatus { status: TaskStatus::Dispatched })
+            Err(TaskError::WrongStatus {
+                status: TaskStatus::Dispatched
+            })
         ));
-        let late = when::<Task>(&approved(), &zongzhi_leader(), deadline() + Duration::hours(1), dispatch());
+        let late = when::<Task>(
+            &approved(),
+            &zongzhi_leader(),
+            deadline() + Duration::hours(1),
+            dispatch(),
+        );
         assert!(matches!(late, Err(TaskError::DeadlineInPast { .. })));
     }
 
     #[test]
     fn a_major_task_needs_the_party_committee_first() {
-        let dispatch = || TaskCommand::DispatchTask { timeliness: TimelinessPolicy::default() };
+        let dispatch = || TaskCommand::DispatchTask {
+            timeliness: TimelinessPolicy::default(),
+        };
         assert_eq!(
             when_task(&major_approved(), &zongzhi_leader(), dispatch()),
             Err(TaskError::CollectiveDecisionRequired)
         );
-        let agreed = step(&major_approved(), &party_secretary(), decide_major(CommitteeOutcome::Agreed));
+        let agreed = step(
+            &major_approved(),
+            &party_secretary(),
+            decide_major(CommitteeOutcome::Agreed),
+        );
         assert!(matches!(
             when_task(&agreed, &zongzhi_leader(), dispatch()).as_deref(),
             Ok([TaskEvent::TaskDispatched(_)])
         ));
-        let rejected = step(&major_approved(), &party_secretary(), decide_major(CommitteeOutcome::Rejected));
-        assert_eq!(Task::replay(&rejected).status(), Some(TaskStatus::CommitteeRejected));
+        let rejected = step(
+            &major_approved(),
+            &party_secretary(),
+            decide_major(CommitteeOutcome::Rejected),
+        );
+        assert_eq!(
+            Task::replay(&rejected).status(),
+            Some(TaskStatus::CommitteeRejected)
+        );
         assert!(matches!(
             when_task(&rejected, &zongzhi_leader(), dispatch()),
-            Err(TaskError::WrongStatus { status: TaskStatus::CommitteeRejected })
+            Err(TaskError::WrongStatus {
+                status: TaskStatus::CommitteeRejected
+            })
         ));
     }
 
     #[test]
     fn collective_decision_refusals() {
         let cases: Vec<(Vec<TaskEvent>, Actor, TaskCommand, TaskError)> = vec![
-            (major_approved(), zongzhi_leader(), decide_major(CommitteeOutcome::Agreed), TaskError::NotPartyCommitteeSecretary),
-            (approved(), party_secretary(), decide_major(CommitteeOutcome::Agreed), TaskError::NotMajorTask),
             (
-                step(&major_approved(), &party_secretary(), decide_major(CommitteeOutcome::Agreed)),
+                major_approved(),
+                zongzhi_leader(),
+                decide_major(CommitteeOutcome::Agreed),
+                TaskError::NotPartyCommitteeSecretary,
+            ),
+            (
+                approved(),
+                party_secretary(),
+                decide_major(CommitteeOutcome::Agreed),
+                TaskError::NotMajorTask,
+            ),
+            (
+                step(
+                    &major_approved(),
+                    &party_secretary(),
+                    decide_major(CommitteeOutcome::Agreed),
+                ),
                 party_secretary(),
                 decide_major(CommitteeOutcome::Agreed),
                 TaskError::DecisionAlreadyRecorded,
@@ -1368,21 +1739,40 @@ pub(crate) mod tests {
         for (given, actor, cmd, expected) in cases {
             assert_eq!(when_task(&given, &actor, cmd), Err(expected));
         }
-        let awaiting_review = drafted_with(DraftInput { source: TaskSource::Major, ..input(Some("ZZ-001")) });
+        let awaiting_review = drafted_with(DraftInput {
+            source: TaskSource::Major,
+            ..input(Some("ZZ-001"))
+        });
         assert!(matches!(
-            when_task(&awaiting_review, &party_secretary(), decide_major(CommitteeOutcome::Agreed)),
-            Err(TaskError::WrongStatus { status: TaskStatus::AwaitingReview })
+            when_task(
+                &awaiting_review,
+                &party_secretary(),
+                decide_major(CommitteeOutcome::Agreed)
+            ),
+            Err(TaskError::WrongStatus {
+                status: TaskStatus::AwaitingReview
+            })
         ));
     }
 
     #[test]
     fn withdrawal_before_and_after_dispatch() {
-        let withdraw = || TaskCommand::WithdrawTask { reason: "与县里任务合并".into() };
+        let withdraw = || TaskCommand::WithdrawTask {
+            reason: "与县里任务合并".into(),
+        };
         let before = when_task(&approved(), &party_secretary(), withdraw()).expect("withdrawn");
-        let Some(TaskEvent::TaskWithdrawn(w)) = before.last() else { panic!("not withdrawn") };
-        assert!(!w.was_dispatched && w.assignment_commands().is_empty() && w.ledger_commands().is_empty());
+        let Some(TaskEvent::TaskWithdrawn(w)) = before.last() else {
+            panic!("not withdrawn")
+        };
+        assert!(
+            !w.was_dispatched
+                && w.assignment_commands().is_empty()
+                && w.ledger_commands().is_empty()
+        );
         let after = when_task(&dispatched(), &zongzhi_leader(), withdraw()).expect("withdrawn");
-        let Some(TaskEvent::TaskWithdrawn(w)) = after.last() else { panic!("not withdrawn") };
+        let Some(TaskEvent::TaskWithdrawn(w)) = after.last() else {
+            panic!("not withdrawn")
+        };
         assert!(w.was_dispatched);
         assert_eq!(w.assignment_commands().len(), 1);
         assert_eq!(w.ledger_commands().len(), 1);
@@ -1391,13 +1781,71 @@ pub(crate) mod tests {
         assert_eq!(Task::replay(&history).status(), Some(TaskStatus::Withdrawn));
         assert!(matches!(
             when_task(&history, &zongzhi_leader(), withdraw()),
-            Err(TaskError::WrongStatus { status: TaskStatus::Withdrawn })
+            Err(TaskError::WrongStatus {
+                status: TaskStatus::Withdrawn
+            })
         ));
-        assert!(matches!(when_task(&dispatched(), &town_staff(), withdraw()), Err(TaskError::NotLeaderInCharge { .. })));
         assert!(matches!(
-            when_task(&dispatched(), &zongzhi_leader(), TaskCommand::WithdrawTask { reason: "".into() }),
+            when_task(&dispatched(), &town_staff(), withdraw()),
+            Err(TaskError::NotLeaderInCharge { .. })
+        ));
+        assert!(matches!(
+            when_task(
+                &dispatched(),
+                &zongzhi_leader(),
+                TaskCommand::WithdrawTask { reason: "".into() }
+            ),
             Err(TaskError::InvalidReason(_))
         ));
+    }
+
+    #[test]
+    fn every_event_type_round_trips() {
+        let returned = step(
+            &drafted(),
+            &zongzhi_leader(),
+            TaskCommand::ReturnTask {
+                reason: "补充".into(),
+            },
+        );
+        let revised = step(
+            &returned,
+            &town_staff(),
+            TaskCommand::ReviseTask {
+                draft: input(Some("ZZ-001")),
+                town_villages: town_villages(),
+                catalogue: snapshot(),
+            },
+        );
+        let decided = step(
+            &major_approved(),
+            &party_secretary(),
+            decide_major(CommitteeOutcome::Agreed),
+        );
+        let withdrawn = step(
+            &dispatched(),
+            &zongzhi_leader(),
+            TaskCommand::WithdrawTask {
+                reason: "合并".into(),
+            },
+        );
+        let rejected = when_task(&[], &town_staff(), draft_cmd(input(None))).expect("decided");
+        let mut seen = BTreeSet::new();
+        for event in [revised, decided, withdrawn, rejected].iter().flatten() {
+            assert_round_trip(event);
+            seen.insert(event.event_type());
+        }
+        let all = [
+            "TaskDrafted",
+            "TaskScreeningRejected",
+            "TaskRevised",
+            "TaskApproved",
+            "TaskReturned",
+            "TaskCollectiveDecisionRecorded",
+            "TaskDispatched",
+            "TaskWithdrawn",
+        ];
+        assert_eq!(seen, all.into_iter().collect());
     }
 
     #[test]
@@ -1410,7 +1858,10 @@ pub(crate) mod tests {
 
     #[test]
     fn periods_overlap_when_they_share_an_instant() {
-        let p = |a: i64, b: i64| TaskPeriod { from: now() + Duration::days(a), to: now() + Duration::days(b) };
+        let p = |a: i64, b: i64| TaskPeriod {
+            from: now() + Duration::days(a),
+            to: now() + Duration::days(b),
+        };
         assert!(p(0, 10).overlaps(&p(5, 15)));
         assert!(p(5, 15).overlaps(&p(0, 10)));
         assert!(!p(0, 10).overlaps(&p(10, 20)));
@@ -1423,21 +1874,47 @@ pub(crate) mod tests {
         let code = codes[usize::from(variant) % codes.len()];
         match kind {
             0 => {
-                let draft = DraftInput { source: sources[usize::from(variant) % 3], ..input(Some(code)) };
+                let draft = DraftInput {
+                    source: sources[usize::from(variant) % 3],
+                    ..input(Some(code))
+                };
                 (town_staff(), draft_cmd(draft))
             }
             1 => (
                 town_staff(),
-                TaskCommand::ReviseTask { draft: input(Some(code)), town_villages: town_villages(), catalogue: snapshot() },
+                TaskCommand::ReviseTask {
+                    draft: input(Some(code)),
+                    town_villages: town_villages(),
+                    catalogue: snapshot(),
+                },
             ),
             2 => (zongzhi_leader(), TaskCommand::ApproveTask),
-            3 => (zongzhi_leader(), TaskCommand::ReturnTask { reason: "补充材料".into() }),
+            3 => (
+                zongzhi_leader(),
+                TaskCommand::ReturnTask {
+                    reason: "补充材料".into(),
+                },
+            ),
             4 => (
                 party_secretary(),
-                decide_major(if variant % 2 == 0 { CommitteeOutcome::Agreed } else { CommitteeOutcome::Rejected }),
+                decide_major(if variant.is_multiple_of(2) {
+                    CommitteeOutcome::Agreed
+                } else {
+                    CommitteeOutcome::Rejected
+                }),
             ),
-            5 => (zongzhi_leader(), TaskCommand::DispatchTask { timeliness: TimelinessPolicy::default() }),
-            _ => (zongzhi_leader(), TaskCommand::WithdrawTask { reason: "合并".into() }),
+            5 => (
+                zongzhi_leader(),
+                TaskCommand::DispatchTask {
+                    timeliness: TimelinessPolicy::default(),
+                },
+            ),
+            _ => (
+                zongzhi_leader(),
+                TaskCommand::WithdrawTask {
+                    reason: "合并".into(),
+                },
+            ),
         }
     }
 

@@ -9,6 +9,9 @@ use crate::aggregate::{Aggregate, CommandContext, DomainEvent};
 use crate::people::{Actor, PersonId, Role};
 use crate::region::RegionId;
 
+/// A check on a refusal (or a screening reason): which variant was expected.
+pub(crate) type Expect<E> = fn(&E) -> bool;
+
 /// Given these events (the stream so far), when `actor` issues `command` at `now`: the
 /// events decided, or the refusal.
 pub(crate) fn when<A: Aggregate>(

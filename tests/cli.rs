@@ -1,0 +1,161 @@
+//! End-to-end: the real `xingcun` binary against real databases.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use xingcun_store::testing::fresh_sqlite_url;
+use xingcun_store::{
+    AppendRequest, EventLog, EventMetadata, ExpectedVersion, NewEvent, Store, StreamId, SystemClock,
+};
+
+fn xingcun(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xingcun"))
+        .args(args)
+        .output()
+        .expect("run xingcun")
+}
+
+async fn seeded(url: &str, n: i64) -> Store {
+    let store = Store::connect(url, Arc::new(SystemClock))
+        .await
+        .expect("store");
+    for i in 1..=n {
+        store
+            .append(AppendRequest {
+                stream_id: StreamId::parse(&format!("task-{i}")).expect("id"),
+                expected_version: ExpectedVersion::Exact(0),
+                events: vec![NewEvent::new("TaskDrafted", 1, json!({ "n": i }))],
+                metadata: EventMetadata {
+                    actor: "e2e".into(),
+                    ..Default::default()
+                },
+            })
+            .await
+            .expect("append");
+    }
+    store
+}
+
+#[tokio::test]
+async fn migrate_then_verify_an_intact_log() {
+    let url = fresh_sqlite_url();
+    let out = xingcun(&["--database-url", &url, "migrate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(seeded(&url, 4).await);
+    let out = xingcun(&["--database-url", &url, "verify"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("4 events verified"), "{stdout}");
+}
+
+#[tokio::test]
+async fn verify_exits_1_naming_the_altered_position() {
+    let url = fresh_sqlite_url();
+    let store = seeded(&url, 5).await;
+    let Store::Sqlite(s) = &store else {
+        unreachable!("sqlite url")
+    };
+    sqlx::query("drop trigger events_no_update")
+        .execute(s.pool())
+        .await
+        .expect("lift guard");
+    sqlx::query("update events set payload = '{\"n\":40}' where position = 4")
+        .execute(s.pool())
+        .await
+        .expect("tamper");
+    drop(store);
+    let out = xingcun(&["--database-url", &url, "verify"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("TAMPERED at position 4"), "{stdout}");
+}
+
+#[test]
+fn unreachable_database_is_a_clear_error_without_the_password() {
+    let out = xingcun(&[
+        "--database-url",
+        "postgres://cadre:s3cret@127.0.0.1:1/xingcun",
+        "verify",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("postgres://cadre:***@127.0.0.1:1/xingcun"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("s3cret") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn help_explains_the_verbs() {
+    let out = xingcun(&["--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for verb in ["serve", "migrate", "verify", "--database-url"] {
+        assert!(text.contains(verb), "{verb} missing from --help:\n{text}");
+    }
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+#[test]
+fn serve_answers_health_and_stops_on_sigterm() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let url = fresh_sqlite_url();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xingcun"))
+        .args(["--database-url", &url, "serve", "--listen", &listen])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start server");
+    let started = Instant::now();
+    let ready = loop {
+        if let Some(r) = http_get(port, "/readyz") {
+            break r;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "server did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        ready.starts_with("HTTP/1.1 200") && ready.contains("\"backend\":\"sqlite\""),
+        "{ready}"
+    );
+    let health = http_get(port, "/healthz").expect("healthz");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+}
