@@ -4,11 +4,14 @@
 
 pub mod aggregate;
 pub mod assignment;
+pub mod bidding;
 pub mod catalogue;
 pub mod evidence;
 pub mod ledger;
 pub mod organization;
 pub mod people;
+pub mod procedure;
+pub mod ranking;
 pub mod region;
 pub mod settings;
 pub mod task;
@@ -21,6 +24,7 @@ pub use aggregate::{Aggregate, CommandContext, DomainEvent, Rejection};
 pub use assignment::{
     Assignee, Assignment, AssignmentCommand, AssignmentError, AssignmentEvent, AssignmentId,
 };
+pub use bidding::{BiddingError, BiddingRules, Listing, ListingCommand, ListingEvent, ListingId};
 pub use catalogue::{
     CatalogueCommand, CatalogueError, CatalogueEvent, CatalogueSnapshot, Category, MatterCatalogue,
     MatterCode, MatterItem, MatterKind, ResponsibleLevel, ScreeningReason,
@@ -31,6 +35,14 @@ pub use organization::{
     Jurisdiction, OrganizationCommand, OrganizationError, OrganizationEvent, VillageKind,
 };
 pub use people::{Actor, PersonId, Role};
+pub use procedure::{
+    Procedure, ProcedureCommand, ProcedureError, ProcedureEvent, ProcedureId, ProcedureRules,
+    TownProcedureRules,
+};
+pub use ranking::{
+    IndexDefinition, IndexDefinitionStream, Praise, PraiseCommand, PraiseEvent, RatingSheet,
+    lingyan_index,
+};
 pub use region::{GridId, RegionId, RegionLevel};
 pub use settings::{SettingsCommand, SettingsError, SettingsEvent, TaskSettings, TimelinessPolicy};
 pub use task::{
