@@ -1,6 +1,7 @@
 //! `xingcun`: the command line. Thin: parse, build the config, call the crates.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use xingcun_api::AppState;
+use xingcun_store::transfer::{export_jsonl, import_jsonl};
 use xingcun_store::{Store, SystemClock, verify};
 
 /// 兴村 xingcun — the event-sourced backend of a town-and-village governance app.
@@ -41,6 +43,22 @@ enum Command {
     },
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Write the log as JSON Lines (one event per line, then an end-of-log trailer).
+    Export {
+        /// Only the events concerning this village (12-digit code). Such an extract is for
+        /// reading and auditing; it cannot be imported.
+        #[arg(long)]
+        village: Option<String>,
+        /// The file to write (`-` for standard output).
+        file: PathBuf,
+    },
+    /// Load a whole-log export into an empty database (or finish an interrupted import).
+    /// The file is checked first, line by line and along the hash chain; a bad file is
+    /// refused, naming the line, before anything is written.
+    Import {
+        /// A file written by `xingcun export`.
+        file: PathBuf,
+    },
     /// Recompute the hash chain over the whole log. Exit code 1 names the first position
     /// that was altered, deleted or inserted; 0 prints the head hash to keep on record.
     Verify,
@@ -88,6 +106,41 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate => {
             println!("migrated: {} database is up to date", store.backend_name());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export { village, file } => {
+            if let Some(v) = &village {
+                xingcun_domain::RegionId::parse(v)
+                    .map_err(|e| anyhow::anyhow!("--village: {e}"))?;
+            }
+            let summary = if file.as_os_str() == "-" {
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                export_jsonl(&store, &mut out, village.as_deref()).await?
+            } else {
+                let created = std::fs::File::create(&file)
+                    .with_context(|| format!("creating {}", file.display()))?;
+                let mut out = std::io::BufWriter::with_capacity(1 << 20, created);
+                export_jsonl(&store, &mut out, village.as_deref()).await?
+            };
+            eprintln!(
+                "exported {} events (log head position {}, hash {})",
+                summary.events, summary.head_position, summary.head_hash
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { file } => {
+            let started = std::time::Instant::now();
+            let summary = import_jsonl(&store, &file, |at, total| {
+                let rate = at as f64 / started.elapsed().as_secs_f64().max(0.001);
+                eprint!("\rimported up to position {at} of {total} ({rate:.0} events/s)   ");
+            })
+            .await;
+            eprintln!();
+            let summary = summary.with_context(|| format!("importing {}", file.display()))?;
+            println!(
+                "imported {} events ({} already present from an earlier run); head position {} hash {}",
+                summary.imported, summary.resumed_after, summary.head_position, summary.head_hash
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify => {

@@ -5,6 +5,10 @@
 //! infrastructure failures never share a type: `Ok(Err(rejection))` is the domain saying no,
 //! `Err(ExecuteError)` is the machinery failing.
 
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use serde::Serialize;
 use uuid::Uuid;
 use xingcun_domain::{Actor, Aggregate, CommandContext, DomainEvent};
@@ -84,6 +88,18 @@ impl ExecuteError {
 pub struct Executor<L> {
     log: L,
     max_attempts: u32,
+    cache: Option<Arc<Mutex<StateCache>>>,
+}
+
+/// Folded states kept between commands, keyed by stream, with the version they reflect.
+///
+/// Safe without any invalidation protocol: a cached state is only ever used to decide a
+/// command whose append then names the cached version as the expected one. If another
+/// writer (another process) moved the stream on, the append conflicts, the entry is dropped
+/// and the stream is reloaded from the log.
+struct StateCache {
+    entries: HashMap<String, (Box<dyn Any + Send>, u64)>,
+    capacity: usize,
 }
 
 impl<L: EventLog> Executor<L> {
@@ -91,6 +107,38 @@ impl<L: EventLog> Executor<L> {
         Executor {
             log,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
+            cache: None,
+        }
+    }
+
+    /// Keep up to `capacity` folded aggregate states in memory, so a command on a stream
+    /// this executor touched recently does not re-read and re-fold the stream. For long runs
+    /// of commands from one process (the simulator, imports of reference data). When full,
+    /// the cache is emptied and refills.
+    pub fn with_state_cache(mut self, capacity: usize) -> Self {
+        self.cache = Some(Arc::new(Mutex::new(StateCache {
+            entries: HashMap::new(),
+            capacity: capacity.max(1),
+        })));
+        self
+    }
+
+    fn cached<A: Aggregate>(&self, stream: &StreamId) -> Option<(A, u64)> {
+        let cache = self.cache.as_ref()?;
+        let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+        let (state, version) = cache.entries.remove(stream.as_str())?;
+        state.downcast::<A>().ok().map(|s| (*s, version))
+    }
+
+    fn keep<A: Aggregate>(&self, stream: &StreamId, state: A, version: u64) {
+        if let Some(cache) = &self.cache {
+            let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.entries.len() >= cache.capacity {
+                cache.entries.clear();
+            }
+            cache
+                .entries
+                .insert(stream.as_str().to_owned(), (Box::new(state), version));
         }
     }
 
@@ -153,16 +201,23 @@ impl<L: EventLog> Executor<L> {
             }));
         }
         for _attempt in 0..self.max_attempts {
-            let (state, version) = self.load_stream::<A>(&stream).await?;
+            let (mut state, version) = match self.cached::<A>(&stream) {
+                Some(hit) => hit,
+                None => self.load_stream::<A>(&stream).await?,
+            };
             let ctx = CommandContext {
                 actor,
                 now: self.log.clock().now(),
             };
             let events = match state.decide(command.clone(), &ctx) {
                 Ok(events) => events,
-                Err(rejection) => return Ok(Err(rejection)),
+                Err(rejection) => {
+                    self.keep(&stream, state, version);
+                    return Ok(Err(rejection));
+                }
             };
             if events.is_empty() {
+                self.keep(&stream, state, version);
                 return Ok(Ok(Executed {
                     stream_id: stream.to_string(),
                     stream_version: version,
@@ -172,6 +227,18 @@ impl<L: EventLog> Executor<L> {
             }
             let request = to_request(&stream, version, &events, actor, meta)?;
             match self.log.append(request).await {
+                Ok(outcome) if !outcome.duplicate => {
+                    for event in &events {
+                        state.evolve(event);
+                    }
+                    self.keep(&stream, state, outcome.stream_version);
+                    return Ok(Ok(Executed {
+                        stream_id: stream.to_string(),
+                        stream_version: outcome.stream_version,
+                        positions: outcome.positions,
+                        duplicate: false,
+                    }));
+                }
                 Ok(outcome) => {
                     return Ok(Ok(Executed {
                         stream_id: stream.to_string(),

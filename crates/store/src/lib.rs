@@ -22,6 +22,7 @@ pub mod postgres;
 pub mod sqlite;
 pub mod subscribe;
 pub mod testing;
+pub mod transfer;
 pub mod upcast;
 pub mod verify;
 pub mod writer;
@@ -80,6 +81,12 @@ pub trait EventLog: Clone + Send + Sync + 'static {
         after: u64,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
+    /// Append events that already carry positions and hashes, continuing the log exactly
+    /// (imports). Returns the new head position.
+    fn import_batch(
+        &self,
+        rows: Vec<RecordedEvent>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
     /// The outcome of an earlier append by this command, if any.
     fn find_command(
         &self,
@@ -170,6 +177,9 @@ impl EventLog for Store {
         limit: u32,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         dispatch!(self, s => s.read_category(category, after, limit).await)
+    }
+    async fn import_batch(&self, rows: Vec<RecordedEvent>) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.import_batch(rows).await)
     }
     async fn find_command(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {
         dispatch!(self, s => s.find_command(command_id).await)

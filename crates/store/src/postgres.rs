@@ -51,7 +51,7 @@ impl PostgresStore {
     pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(5))
             .connect(url)
             .await
             .map_err(|e| StoreError::Unreachable {
@@ -364,6 +364,12 @@ impl EventLog for PostgresStore {
             .into_iter()
             .map(|e| self.upcasters.upcast(e))
             .collect())
+    }
+
+    async fn import_batch(&self, rows: Vec<RecordedEvent>) -> Result<u64, StoreError> {
+        let head = writer::import_rows(self.log.as_ref(), &rows).await?;
+        writer::advance(&self.head_tx, head);
+        Ok(head)
     }
 
     async fn find_command(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {

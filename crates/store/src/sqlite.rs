@@ -26,7 +26,7 @@ use crate::hash;
 use crate::migrations;
 use crate::model::{AppendOutcome, AppendRequest, RecordedEvent, StreamId};
 use crate::upcast::Upcasters;
-use crate::writer::{Existing, Head, LogBackend, WriterHandle, spawn_writer};
+use crate::writer::{self, Existing, Head, LogBackend, WriterHandle, spawn_writer};
 
 /// Rows per multi-row INSERT (13 bound values each; SQLite allows 32,766 per statement).
 const INSERT_CHUNK: usize = 2_000;
@@ -36,6 +36,8 @@ const INSERT_CHUNK: usize = 2_000;
 pub struct SqliteStore {
     pool: SqlitePool,
     writer: WriterHandle,
+    log: Arc<SqliteLog>,
+    head_tx: Arc<watch::Sender<u64>>,
     head: watch::Receiver<u64>,
     clock: Arc<dyn Clock>,
     upcasters: Arc<Upcasters>,
@@ -75,14 +77,14 @@ impl SqliteStore {
                 .fetch_one(&pool)
                 .await?;
         let (head_tx, head) = watch::channel(head_position as u64);
-        let writer = spawn_writer(
-            Arc::new(SqliteLog { pool: pool.clone() }),
-            clock.clone(),
-            Arc::new(head_tx),
-        );
+        let head_tx = Arc::new(head_tx);
+        let log = Arc::new(SqliteLog { pool: pool.clone() });
+        let writer = spawn_writer(log.clone(), clock.clone(), head_tx.clone());
         Ok(SqliteStore {
             pool,
             writer,
+            log,
+            head_tx,
             head,
             clock,
             upcasters: Arc::new(Upcasters::new()),
@@ -312,6 +314,12 @@ impl EventLog for SqliteStore {
             .into_iter()
             .map(|e| self.upcasters.upcast(e))
             .collect())
+    }
+
+    async fn import_batch(&self, rows: Vec<RecordedEvent>) -> Result<u64, StoreError> {
+        let head = writer::import_rows(self.log.as_ref(), &rows).await?;
+        writer::advance(&self.head_tx, head);
+        Ok(head)
     }
 
     async fn find_command(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {

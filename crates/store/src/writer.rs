@@ -358,3 +358,37 @@ fn outcome_of(hits: &[&Existing]) -> AppendOutcome {
         duplicate: true,
     }
 }
+
+/// Append events that already carry their positions and hashes (an import). They must
+/// continue the log exactly: the first one follows the head, and each links to the one
+/// before. Takes the same log lock as appends.
+pub async fn import_rows<B: LogBackend>(
+    backend: &B,
+    rows: &[RecordedEvent],
+) -> Result<u64, StoreError> {
+    let Some(first) = rows.first() else {
+        return Err(StoreError::InvalidInput(
+            "an import batch needs at least one event".into(),
+        ));
+    };
+    let mut tx = backend.begin().await?;
+    let head = backend.lock_head(&mut tx).await?;
+    if first.position != head.position + 1 || first.prev_hash != head.hash {
+        return Err(StoreError::InvalidInput(format!(
+            "imported event {} does not continue the log at position {}",
+            first.position, head.position
+        )));
+    }
+    for pair in rows.windows(2) {
+        if pair[1].position != pair[0].position + 1 || pair[1].prev_hash != pair[0].hash {
+            return Err(StoreError::InvalidInput(format!(
+                "imported event {} does not follow {}",
+                pair[1].position, pair[0].position
+            )));
+        }
+    }
+    let last = rows.last().map_or(head.position, |e| e.position);
+    backend.insert(&mut tx, rows).await?;
+    backend.commit(tx, last).await?;
+    Ok(last)
+}

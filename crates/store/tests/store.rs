@@ -1061,3 +1061,253 @@ async fn sqlite_store_type_is_usable_directly() {
     assert_eq!(store.clock().now(), clock().now());
     assert!(verify(&store).await.expect("verify").is_intact());
 }
+
+/// A cached state is only a guess: when another writer moved the stream on, the append
+/// conflicts, the executor reloads, and nothing is lost.
+async fn state_cache_never_decides_on_a_stale_state(store: Store, _clock: ManualClock) {
+    let cached = Executor::new(store.clone()).with_state_cache(2);
+    let plain = Executor::new(store.clone());
+    let actor = Actor::system();
+    for round in 0..5 {
+        cached
+            .execute::<Tally>("c1", TallyCommand::Add(1), &actor, CommandMeta::default())
+            .await
+            .expect("m")
+            .expect("ok");
+        plain
+            .execute::<Tally>("c1", TallyCommand::Add(10), &actor, CommandMeta::default())
+            .await
+            .expect("m")
+            .expect("ok");
+        // Touch other streams so the tiny cache also empties and refills.
+        cached
+            .execute::<Tally>(
+                &format!("other{round}"),
+                TallyCommand::Add(1),
+                &actor,
+                CommandMeta::default(),
+            )
+            .await
+            .expect("m")
+            .expect("ok");
+    }
+    let (state, version) = plain.load::<Tally>("c1").await.expect("load");
+    assert_eq!((state.count, version), (55, 10));
+    // The ceiling rule sees the true count even through the cache.
+    let refused = cached
+        .execute::<Tally>("c1", TallyCommand::Add(950), &actor, CommandMeta::default())
+        .await;
+    assert!(matches!(refused, Ok(Err(TallyError::OverCeiling))));
+}
+both!(
+    executor_state_cache,
+    state_cache_never_decides_on_a_stale_state
+);
+
+// ---------------------------------------------------------------- export and import
+
+mod transfer {
+    use std::path::PathBuf;
+
+    use xingcun_store::transfer::{TransferError, check_file, export_jsonl, import_jsonl};
+
+    use super::*;
+
+    fn temp_file(tag: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("xingcun-{tag}-{}.jsonl", Uuid::new_v4().simple()))
+    }
+
+    async fn seeded_sqlite(n: i64) -> Store {
+        let store = sqlite_store(&clock()).await;
+        for i in 1..=n {
+            let village = if i % 2 == 0 {
+                "330681104201"
+            } else {
+                "330624101203"
+            };
+            let mut req = request(
+                &format!("task-{i}"),
+                ExpectedVersion::Exact(0),
+                vec![event("TaskDrafted", i), event("TaskApproved", i)],
+            );
+            req.metadata.regions = vec![village.into()];
+            store.append(req).await.expect("seed");
+        }
+        store
+    }
+
+    async fn export_to_file(store: &Store, tag: &str) -> (PathBuf, Vec<u8>) {
+        let path = temp_file(tag);
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+        export_jsonl(store, &mut out, None).await.expect("export");
+        drop(out);
+        let bytes = std::fs::read(&path).expect("read back");
+        (path, bytes)
+    }
+
+    async fn round_trip_into(target: Store) {
+        let source = seeded_sqlite(60).await;
+        let (path, original) = export_to_file(&source, "src").await;
+        let summary = import_jsonl(&target, &path, |_, _| {})
+            .await
+            .expect("import");
+        assert_eq!(
+            (
+                summary.imported,
+                summary.resumed_after,
+                summary.head_position
+            ),
+            (120, 0, 120)
+        );
+        assert!(verify(&target).await.expect("verify").is_intact());
+        let (_, again) = export_to_file(&target, "dst").await;
+        assert_eq!(
+            String::from_utf8_lossy(&again),
+            String::from_utf8_lossy(&original),
+            "re-export is byte-identical"
+        );
+        // The imported log keeps working: new appends chain on.
+        target
+            .append(request(
+                "task-new",
+                ExpectedVersion::Exact(0),
+                vec![event("TaskDrafted", 0)],
+            ))
+            .await
+            .expect("append");
+        assert!(verify(&target).await.expect("verify").is_intact());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_export_imports_into_sqlite_identically() {
+        round_trip_into(sqlite_store(&clock()).await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_export_imports_into_postgres_identically() {
+        if let Some(target) = postgres_store(&clock()).await {
+            round_trip_into(target).await;
+        }
+    }
+
+    fn rewrite(path: &PathBuf, edit: impl FnOnce(&mut Vec<String>)) -> PathBuf {
+        let text = std::fs::read_to_string(path).expect("read");
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        edit(&mut lines);
+        let out = temp_file("edited");
+        std::fs::write(&out, lines.join("\n") + "\n").expect("write");
+        out
+    }
+
+    async fn refused_and_nothing_imported(path: &PathBuf) -> TransferError {
+        let target = sqlite_store(&clock()).await;
+        let err = import_jsonl(&target, path, |_, _| {})
+            .await
+            .expect_err("refused");
+        assert_eq!(
+            target.head_position().await.expect("head"),
+            0,
+            "nothing is half-imported"
+        );
+        err
+    }
+
+    #[tokio::test]
+    async fn bad_files_are_refused_naming_the_problem() {
+        let source = seeded_sqlite(10).await;
+        let (path, bytes) = export_to_file(&source, "bad").await;
+
+        let garbled = rewrite(&path, |l| l[6] = "{not json".into());
+        let err = refused_and_nothing_imported(&garbled).await;
+        assert!(matches!(err, TransferError::Line { line: 7, .. }), "{err}");
+
+        let altered = rewrite(&path, |l| l[4] = l[4].replace("\"n\":3", "\"n\":33"));
+        let err = refused_and_nothing_imported(&altered).await;
+        assert!(
+            matches!(&err, TransferError::Line { line: 5, reason } if reason.contains("hash chain")),
+            "{err}"
+        );
+
+        let dropped = rewrite(&path, |l| {
+            l.remove(3);
+        });
+        let err = refused_and_nothing_imported(&dropped).await;
+        assert!(matches!(err, TransferError::Line { line: 4, .. }), "{err}");
+
+        let cut_mid_line = temp_file("cut");
+        std::fs::write(&cut_mid_line, &bytes[..bytes.len() / 2]).expect("write");
+        let err = refused_and_nothing_imported(&cut_mid_line).await;
+        assert!(matches!(err, TransferError::Truncated { .. }), "{err}");
+
+        let cut_at_line = rewrite(&path, |l| l.truncate(12));
+        let err = refused_and_nothing_imported(&cut_at_line).await;
+        assert!(
+            matches!(err, TransferError::Truncated { lines: 12, .. }),
+            "{err}"
+        );
+
+        let mut village = Vec::new();
+        export_jsonl(&source, &mut village, Some("330681104201"))
+            .await
+            .expect("village export");
+        let village_path = temp_file("village");
+        std::fs::write(&village_path, &village).expect("write");
+        let err = refused_and_nothing_imported(&village_path).await;
+        assert!(
+            matches!(
+                err,
+                TransferError::Partial { .. } | TransferError::Line { .. }
+            ),
+            "{err}"
+        );
+
+        let occupied = seeded_sqlite(1).await;
+        let err = import_jsonl(&occupied, &path, |_, _| {})
+            .await
+            .expect_err("not empty");
+        assert!(
+            matches!(err, TransferError::NotEmpty { events: 2 }),
+            "{err}"
+        );
+        assert_eq!(occupied.head_position().await.expect("head"), 2);
+        assert!(check_file(&path).is_ok());
+    }
+
+    #[tokio::test]
+    async fn village_export_holds_only_that_village() {
+        let source = seeded_sqlite(10).await;
+        let mut out = Vec::new();
+        let summary = export_jsonl(&source, &mut out, Some("330681104201"))
+            .await
+            .expect("export");
+        let text = String::from_utf8(out).expect("utf8");
+        assert_eq!(summary.events, 10);
+        assert_eq!(text.lines().count(), 11);
+        assert!(
+            text.lines()
+                .take(10)
+                .all(|l| l.contains("330681104201") && !l.contains("330624101203"))
+        );
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_import_resumes_without_duplicates() {
+        let source = seeded_sqlite(30).await;
+        let (path, original) = export_to_file(&source, "resume").await;
+        let target = sqlite_store(&clock()).await;
+        // The first run got 17 events in before it was killed.
+        let first = source.read_all_raw(0, 17).await.expect("read");
+        target.import_batch(first).await.expect("partial import");
+        let summary = import_jsonl(&target, &path, |_, _| {})
+            .await
+            .expect("resume");
+        assert_eq!((summary.resumed_after, summary.imported), (17, 43));
+        let (_, again) = export_to_file(&target, "resumed").await;
+        assert_eq!(again, original);
+        // Running it once more finds everything there and writes nothing.
+        let summary = import_jsonl(&target, &path, |_, _| {})
+            .await
+            .expect("idempotent");
+        assert_eq!((summary.resumed_after, summary.imported), (60, 0));
+    }
+}

@@ -1,0 +1,442 @@
+//! Store benchmark: every figure beside its raw ceiling, measured in the same run with plain
+//! sqlx on the same table in a twin database (no hash chain, no log lock, positions from the
+//! table's own rowid/identity).
+//!
+//! ```sh
+//! cargo bench -p xingcun-store --bench store                       # SQLite only
+//! XINGCUN_BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres \
+//!   cargo bench -p xingcun-store --bench store                     # SQLite and PostgreSQL
+//! ```
+//! `BENCH_SECONDS` (default 5) per command level, `BENCH_EVENTS` (default 1,000,000) for the
+//! batch and read-all phases.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sqlx::Row;
+use uuid::Uuid;
+use xingcun_store::testing::{fresh_sqlite_url, replace_database};
+use xingcun_store::{
+    AppendRequest, EventLog, EventMetadata, ExpectedVersion, NewEvent, Store, StreamId, SystemClock,
+};
+
+const STREAMS_PER_WORKER: usize = 50;
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn payload(i: u64) -> serde_json::Value {
+    json!({"task_id": Uuid::from_u128(u128::from(i)), "village": "330681104201", "title": "清理河道垃圾", "score": 5, "n": i})
+}
+
+fn meta() -> EventMetadata {
+    EventMetadata {
+        actor: "bench".into(),
+        regions: vec!["330681104201".into()],
+        ..Default::default()
+    }
+}
+
+/// The raw twin: same migrations, but position assigned by the database itself.
+#[derive(Clone)]
+enum Raw {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Raw {
+    async fn command(&self, stream: &str, i: u64) {
+        let p = payload(i).to_string();
+        let meta = serde_json::to_string(&meta()).expect("json");
+        match self {
+            Raw::Sqlite(pool) => {
+                let mut tx = pool.begin_with("begin immediate").await.expect("begin");
+                let rows = sqlx::query("select stream_version, payload from events where stream_id = ? order by stream_version")
+                    .bind(stream)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .expect("read");
+                let v = rows.last().map_or(0, |r| r.get::<i64, _>(0)) + 1;
+                sqlx::query(
+                    "insert into events (stream_id, category, stream_version, event_id, event_type, schema_version, payload, \
+                     metadata, recorded_at, prev_hash, hash) values (?, 'task', ?, ?, 'TaskSigned', 1, ?, ?, ?, '', '')",
+                )
+                .bind(stream)
+                .bind(v)
+                .bind(Uuid::new_v4().to_string())
+                .bind(p)
+                .bind(meta)
+                .bind(chrono::Utc::now().to_rfc3339())
+                .execute(&mut *tx)
+                .await
+                .expect("insert");
+                tx.commit().await.expect("commit");
+            }
+            Raw::Postgres(pool) => {
+                let mut tx = pool.begin().await.expect("begin");
+                let rows = sqlx::query("select stream_version, payload from events where stream_id = $1 order by stream_version")
+                    .bind(stream)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .expect("read");
+                let v = rows.last().map_or(0, |r| r.get::<i64, _>(0)) + 1;
+                sqlx::query(
+                    "insert into events (stream_id, category, stream_version, event_id, event_type, schema_version, payload, \
+                     metadata, recorded_at, prev_hash, hash) values ($1, 'task', $2, $3, 'TaskSigned', 1, $4::jsonb, $5::jsonb, now(), '', '')",
+                )
+                .bind(stream)
+                .bind(v)
+                .bind(Uuid::new_v4())
+                .bind(p)
+                .bind(meta)
+                .execute(&mut *tx)
+                .await
+                .expect("insert");
+                tx.commit().await.expect("commit");
+            }
+        }
+    }
+
+    async fn batch(&self, stream: &str, from: u64, n: u64) {
+        let meta = serde_json::to_string(&meta()).expect("json");
+        match self {
+            Raw::Sqlite(pool) => {
+                let mut tx = pool.begin_with("begin immediate").await.expect("begin");
+                let rows: Vec<u64> = (from..from + n).collect();
+                for chunk in rows.chunks(2000) {
+                    let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                        "insert into events (stream_id, category, stream_version, event_id, event_type, schema_version, \
+                         payload, metadata, recorded_at, prev_hash, hash) ",
+                    );
+                    q.push_values(chunk, |mut b, i| {
+                        b.push_bind(stream.to_owned())
+                            .push_bind("batch")
+                            .push_bind(*i as i64 + 1)
+                            .push_bind(Uuid::new_v4().to_string())
+                            .push_bind("TaskSigned")
+                            .push_bind(1_i64)
+                            .push_bind(payload(*i).to_string())
+                            .push_bind(meta.clone())
+                            .push_bind(chrono::Utc::now().to_rfc3339())
+                            .push_bind("")
+                            .push_bind("");
+                    });
+                    q.build().execute(&mut *tx).await.expect("insert");
+                }
+                tx.commit().await.expect("commit");
+            }
+            Raw::Postgres(pool) => {
+                let ids: Vec<u64> = (from..from + n).collect();
+                let metas: Vec<serde_json::Value> = ids
+                    .iter()
+                    .map(|_| serde_json::to_value(self::meta()).expect("json"))
+                    .collect();
+                sqlx::query(
+                    "insert into events (stream_id, category, stream_version, event_id, event_type, schema_version, payload, \
+                     metadata, recorded_at, prev_hash, hash) \
+                     select $1, 'batch', v, e, 'TaskSigned', 1, p, m, now(), '', '' \
+                     from unnest($2::int8[], $3::uuid[], $4::jsonb[], $5::jsonb[]) as t(v, e, p, m)",
+                )
+                .bind(stream)
+                .bind(ids.iter().map(|i| *i as i64 + 1).collect::<Vec<_>>())
+                .bind(ids.iter().map(|_| Uuid::new_v4()).collect::<Vec<_>>())
+                .bind(ids.iter().map(|i| payload(*i)).collect::<Vec<_>>())
+                .bind(metas)
+                .execute(pool)
+                .await
+                .expect("insert");
+            }
+        }
+    }
+
+    /// Read the whole table in pages of 10,000 by position; returns rows read.
+    async fn read_all(&self) -> u64 {
+        let mut after = 0_i64;
+        let mut n = 0;
+        loop {
+            let (count, last) = match self {
+                Raw::Sqlite(pool) => {
+                    let rows = sqlx::query(xingcun_store::select_events!(
+                        "where position > ? order by position limit 10000"
+                    ))
+                    .bind(after)
+                    .fetch_all(pool)
+                    .await
+                    .expect("read");
+                    let last = rows.last().map(|r| r.get::<i64, _>(0));
+                    for r in &rows {
+                        let _: (String, String, String) =
+                            (r.get("stream_id"), r.get("payload"), r.get("metadata"));
+                    }
+                    (rows.len(), last)
+                }
+                Raw::Postgres(pool) => {
+                    let rows = sqlx::query(xingcun_store::select_events!(
+                        "where position > $1 order by position limit 10000"
+                    ))
+                    .bind(after)
+                    .fetch_all(pool)
+                    .await
+                    .expect("read");
+                    let last = rows.last().map(|r| r.get::<i64, _>(0));
+                    for r in &rows {
+                        let _: (String, serde_json::Value, serde_json::Value) =
+                            (r.get("stream_id"), r.get("payload"), r.get("metadata"));
+                    }
+                    (rows.len(), last)
+                }
+            };
+            let Some(last) = last else { return n };
+            n += count as u64;
+            after = last;
+        }
+    }
+}
+
+struct Latencies(Vec<Duration>);
+
+impl Latencies {
+    fn pct(&mut self, p: f64) -> f64 {
+        self.0.sort();
+        let i = ((self.0.len() as f64 - 1.0) * p).round() as usize;
+        self.0.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    }
+}
+
+/// Run `workers` loops of commands for `seconds`; returns (commands/s, p50 ms, p99 ms).
+async fn run_commands<F, Fut>(workers: usize, seconds: u64, command: F) -> (f64, f64, f64)
+where
+    F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for w in 0..workers {
+        let command = command.clone();
+        handles.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut i = 0;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                command(w, i).await;
+                lat.push(t.elapsed());
+                i += 1;
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.await.expect("worker"));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let n = all.len() as f64;
+    let mut l = Latencies(all);
+    (n / elapsed, l.pct(0.5), l.pct(0.99))
+}
+
+fn stream_of(w: usize, i: u64) -> String {
+    format!("task-w{w}s{}", i as usize % STREAMS_PER_WORKER)
+}
+
+async fn seed_streams(store: &Store, raw: &Raw, workers: usize) {
+    for w in 0..workers {
+        for s in 0..STREAMS_PER_WORKER {
+            let stream = format!("task-w{w}s{s}");
+            let events = (0..5)
+                .map(|i| NewEvent::new("TaskSigned", 1, payload(i)))
+                .collect();
+            let req = AppendRequest {
+                stream_id: StreamId::parse(&stream).expect("id"),
+                expected_version: ExpectedVersion::Any,
+                events,
+                metadata: meta(),
+            };
+            store.append(req).await.expect("seed");
+            for i in 0..5 {
+                raw.command(&stream, i).await;
+            }
+        }
+    }
+}
+
+struct Row2 {
+    what: String,
+    store: String,
+    raw: String,
+    ratio: f64,
+}
+
+async fn bench_backend(name: &str, store: Store, raw: Raw, seconds: u64, events: u64) -> Vec<Row2> {
+    let mut out = Vec::new();
+    eprintln!("[{name}] seeding streams");
+    seed_streams(&store, &raw, 32).await;
+    for workers in [1, 8, 32] {
+        eprintln!("[{name}] commands at concurrency {workers}");
+        let s = store.clone();
+        let (sr, s50, s99) = run_commands(workers, seconds, move |w, i| {
+            let s = s.clone();
+            async move {
+                let stream = StreamId::parse(&stream_of(w, i)).expect("id");
+                let current = s.read_stream(&stream, 1).await.expect("read");
+                let req = AppendRequest {
+                    stream_id: stream,
+                    expected_version: ExpectedVersion::Exact(
+                        current.last().map_or(0, |e| e.stream_version),
+                    ),
+                    events: vec![NewEvent::new("TaskSigned", 1, payload(i))],
+                    metadata: meta(),
+                };
+                s.append(req).await.expect("append");
+            }
+        })
+        .await;
+        let r = raw.clone();
+        let (rr, r50, r99) = run_commands(workers, seconds, move |w, i| {
+            let r = r.clone();
+            async move { r.command(&stream_of(w, i), i).await }
+        })
+        .await;
+        out.push(Row2 {
+            what: format!("commands, concurrency {workers}"),
+            store: format!("{sr:.0}/s (p50 {s50:.2} ms, p99 {s99:.2} ms)"),
+            raw: format!("{rr:.0}/s (p50 {r50:.2} ms, p99 {r99:.2} ms)"),
+            ratio: sr / rr,
+        });
+    }
+
+    eprintln!("[{name}] {events} events in batches of 1,000");
+    let batches = events / 1000;
+    let t = Instant::now();
+    for b in 0..batches {
+        let req = AppendRequest {
+            stream_id: StreamId::parse(&format!("batch-{b}")).expect("id"),
+            expected_version: ExpectedVersion::Exact(0),
+            events: (0..1000)
+                .map(|i| NewEvent::new("TaskSigned", 1, payload(b * 1000 + i)))
+                .collect(),
+            metadata: meta(),
+        };
+        store.append(req).await.expect("batch");
+    }
+    let store_rate = (batches * 1000) as f64 / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    for b in 0..batches {
+        raw.batch(&format!("batch-{b}"), b * 1000, 1000).await;
+    }
+    let raw_rate = (batches * 1000) as f64 / t.elapsed().as_secs_f64();
+    out.push(Row2 {
+        what: "batches of 1,000 events".into(),
+        store: format!("{store_rate:.0} events/s"),
+        raw: format!("{raw_rate:.0} events/s"),
+        ratio: store_rate / raw_rate,
+    });
+
+    eprintln!("[{name}] read-all");
+    let t = Instant::now();
+    let mut after = 0;
+    let mut n = 0_u64;
+    loop {
+        let page = store.read_all(after, 10_000).await.expect("read");
+        let Some(last) = page.last() else { break };
+        after = last.position;
+        n += page.len() as u64;
+    }
+    let store_read = n as f64 / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let rn = raw.read_all().await;
+    let raw_read = rn as f64 / t.elapsed().as_secs_f64();
+    out.push(Row2 {
+        what: format!("read-all ({n} events)"),
+        store: format!("{store_read:.0} events/s"),
+        raw: format!("{raw_read:.0} events/s"),
+        ratio: store_read / raw_read,
+    });
+    out
+}
+
+#[tokio::main]
+async fn main() {
+    let seconds = env_num("BENCH_SECONDS", 5);
+    let events = env_num("BENCH_EVENTS", 1_000_000);
+    let mut report = Vec::new();
+
+    let store = Store::connect(&fresh_sqlite_url(), Arc::new(SystemClock))
+        .await
+        .expect("sqlite store");
+    let Store::Sqlite(twin) = Store::connect(&fresh_sqlite_url(), Arc::new(SystemClock))
+        .await
+        .expect("sqlite twin")
+    else {
+        unreachable!()
+    };
+    report.push((
+        "SQLite",
+        bench_backend(
+            "sqlite",
+            store,
+            Raw::Sqlite(twin.pool().clone()),
+            seconds,
+            events,
+        )
+        .await,
+    ));
+
+    if let Ok(base) = std::env::var("XINGCUN_BENCH_PG_URL") {
+        let mut urls = Vec::new();
+        for _ in 0..2 {
+            let name = format!("xingcun_bench_{}", Uuid::new_v4().simple());
+            let admin = sqlx::PgPool::connect(&base).await.expect("pg admin");
+            sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+                .execute(&admin)
+                .await
+                .expect("create");
+            urls.push(replace_database(&base, &name));
+        }
+        let store = Store::connect(&urls[0], Arc::new(SystemClock))
+            .await
+            .expect("pg store");
+        let Store::Postgres(twin) = Store::connect(&urls[1], Arc::new(SystemClock))
+            .await
+            .expect("pg twin")
+        else {
+            unreachable!()
+        };
+        sqlx::query(
+            "alter table events alter column position add generated by default as identity",
+        )
+        .execute(twin.pool())
+        .await
+        .expect("identity");
+        report.push((
+            "PostgreSQL",
+            bench_backend(
+                "postgres",
+                store,
+                Raw::Postgres(twin.pool().clone()),
+                seconds,
+                events,
+            )
+            .await,
+        ));
+    } else {
+        eprintln!("XINGCUN_BENCH_PG_URL not set: PostgreSQL skipped");
+    }
+
+    println!("| backend | measure | xingcun store | raw sqlx ceiling | ratio |");
+    println!("|---|---|---|---|---|");
+    for (backend, rows) in report {
+        for r in rows {
+            println!(
+                "| {backend} | {} | {} | {} | {:.2} |",
+                r.what, r.store, r.raw, r.ratio
+            );
+        }
+    }
+}
