@@ -25,8 +25,10 @@ use crate::model::{AppendOutcome, AppendRequest, RecordedEvent, StreamId};
 use crate::upcast::Upcasters;
 use crate::writer::{self, Existing, Head, LogBackend, WriterHandle, spawn_writer};
 
-/// Key of the advisory lock that serialises appends to the log ("xingcun" in ASCII, folded).
-const LOG_LOCK_KEY: i64 = 0x78_69_6e_67_63_75_6e;
+/// Key of the advisory lock that serialises appends to the log: "xingcun" in ASCII,
+/// 0x78696e6763756e = 33940422599251566, written out in [`BEGIN_LOCKED`].
+/// `BEGIN` and the log lock, sent as one simple-protocol message.
+const BEGIN_LOCKED: &str = "begin; select pg_advisory_xact_lock(33940422599251566)";
 /// The LISTEN/NOTIFY channel that carries the new head position.
 pub const NOTIFY_CHANNEL: &str = "xingcun_events";
 
@@ -198,14 +200,11 @@ impl LogBackend for PgLog {
     type Tx = Transaction<'static, Postgres>;
 
     async fn begin(&self) -> Result<Self::Tx, StoreError> {
-        Ok(self.pool.begin().await?)
+        // BEGIN and the lock in one round trip (simple query protocol, two statements).
+        Ok(self.pool.begin_with(BEGIN_LOCKED).await?)
     }
 
-    async fn lock_head(&self, tx: &mut Self::Tx) -> Result<Head, StoreError> {
-        sqlx::query("select pg_advisory_xact_lock($1)")
-            .bind(LOG_LOCK_KEY)
-            .execute(&mut **tx)
-            .await?;
+    async fn head(&self, tx: &mut Self::Tx) -> Result<Head, StoreError> {
         let row = sqlx::query(
             "select position, hash, recorded_at from events order by position desc limit 1",
         )
@@ -221,52 +220,65 @@ impl LogBackend for PgLog {
         })
     }
 
-    async fn find_existing(
+    async fn read_for_plan(
         &self,
         tx: &mut Self::Tx,
         event_ids: &[Uuid],
         command_ids: &[Uuid],
-    ) -> Result<Vec<Existing>, StoreError> {
+        streams: &[String],
+    ) -> Result<(Head, Vec<Existing>, HashMap<String, u64>), StoreError> {
+        // One round trip: the head, earlier events of these ids (each lookup on its own
+        // index: an OR of the two would scan the table), and each stream's version.
         let rows = sqlx::query(
-            "select event_id, command_id, position, stream_version from events \
-             where event_id = any($1) or command_id = any($2) order by position",
+            "(select 'head' as kind, null::text as stream_id, position, 0::int8 as version, hash, \
+                     null::uuid as event_id, null::uuid as command_id, recorded_at \
+                from events order by position desc limit 1) \
+             union all \
+             (select 'event', null, position, stream_version, null, event_id, command_id, null \
+                from events where event_id = any($1)) \
+             union all \
+             (select 'event', null, position, stream_version, null, event_id, command_id, null \
+                from events where command_id = any($2)) \
+             union all \
+             (select 'version', s.stream_id, 0, \
+                     coalesce((select max(e.stream_version) from events e where e.stream_id = s.stream_id), 0), \
+                     null, null, null, null \
+                from unnest($3::text[]) as s(stream_id))",
         )
         .bind(event_ids)
         .bind(command_ids)
-        .fetch_all(&mut **tx)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Existing {
-                    event_id: row.try_get("event_id")?,
-                    command_id: row.try_get("command_id")?,
-                    position: row.try_get::<i64, _>("position")? as u64,
-                    stream_version: row.try_get::<i64, _>("stream_version")? as u64,
-                })
-            })
-            .collect()
-    }
-
-    async fn stream_versions(
-        &self,
-        tx: &mut Self::Tx,
-        streams: &[String],
-    ) -> Result<HashMap<String, u64>, StoreError> {
-        let rows = sqlx::query(
-            "select s.stream_id, (select max(e.stream_version) from events e where e.stream_id = s.stream_id) \
-             from unnest($1::text[]) as s(stream_id)",
-        )
         .bind(streams)
         .fetch_all(&mut **tx)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    row.try_get(0)?,
-                    row.try_get::<Option<i64>, _>(1)?.unwrap_or(0) as u64,
-                ))
-            })
-            .collect()
+        let mut head = Head::empty();
+        let mut existing = Vec::new();
+        let mut versions = HashMap::with_capacity(streams.len());
+        for row in &rows {
+            match row.try_get::<&str, _>("kind")? {
+                "head" => {
+                    head = Head {
+                        position: row.try_get::<i64, _>("position")? as u64,
+                        hash: row.try_get("hash")?,
+                        recorded_at: row.try_get("recorded_at")?,
+                    }
+                }
+                "event" => existing.push(Existing {
+                    event_id: row.try_get("event_id")?,
+                    command_id: row.try_get("command_id")?,
+                    position: row.try_get::<i64, _>("position")? as u64,
+                    stream_version: row.try_get::<i64, _>("version")? as u64,
+                }),
+                _ => {
+                    versions.insert(
+                        row.try_get("stream_id")?,
+                        row.try_get::<i64, _>("version")? as u64,
+                    );
+                }
+            }
+        }
+        existing.sort_by_key(|e| e.position);
+        existing.dedup_by_key(|e| e.position);
+        Ok((head, existing, versions))
     }
 
     async fn insert(&self, tx: &mut Self::Tx, rows: &[RecordedEvent]) -> Result<(), StoreError> {
@@ -277,11 +289,14 @@ impl LogBackend for PgLog {
                     .map_err(|err| StoreError::InvalidInput(err.to_string()))?,
             );
         }
+        let head = rows.last().map_or(0, |e| e.position);
         sqlx::query(
-            "insert into events (position, stream_id, category, stream_version, event_id, command_id, event_type, \
-             schema_version, payload, metadata, recorded_at, prev_hash, hash) \
+            "with inserted as (insert into events (position, stream_id, category, stream_version, event_id, command_id, \
+             event_type, schema_version, payload, metadata, recorded_at, prev_hash, hash) \
              select * from unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::uuid[], $6::uuid[], $7::text[], \
-             $8::int4[], $9::jsonb[], $10::jsonb[], $11::timestamptz[], $12::text[], $13::text[])",
+             $8::int4[], $9::jsonb[], $10::jsonb[], $11::timestamptz[], $12::text[], $13::text[]) \
+             returning 1) \
+             select pg_notify($14, $15)",
         )
         .bind(rows.iter().map(|e| e.position as i64).collect::<Vec<_>>())
         .bind(rows.iter().map(|e| e.stream_id.clone()).collect::<Vec<_>>())
@@ -296,19 +311,15 @@ impl LogBackend for PgLog {
         .bind(rows.iter().map(|e| e.recorded_at).collect::<Vec<_>>())
         .bind(rows.iter().map(|e| e.prev_hash.clone()).collect::<Vec<_>>())
         .bind(rows.iter().map(|e| e.hash.clone()).collect::<Vec<_>>())
+        .bind(NOTIFY_CHANNEL)
+        .bind(head.to_string())
         .execute(&mut **tx)
         .await?;
         Ok(())
     }
 
-    async fn commit(&self, mut tx: Self::Tx, head: u64) -> Result<(), StoreError> {
-        if head > 0 {
-            sqlx::query("select pg_notify($1, $2)")
-                .bind(NOTIFY_CHANNEL)
-                .bind(head.to_string())
-                .execute(&mut *tx)
-                .await?;
-        }
+    /// The NOTIFY was queued by the insert; PostgreSQL delivers it at commit.
+    async fn commit(&self, tx: Self::Tx, _head: u64) -> Result<(), StoreError> {
         Ok(tx.commit().await?)
     }
 }

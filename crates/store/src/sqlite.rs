@@ -138,37 +138,10 @@ fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
     })
 }
 
-impl LogBackend for SqliteLog {
-    type Tx = Transaction<'static, Sqlite>;
-
-    async fn begin(&self) -> Result<Self::Tx, StoreError> {
-        Ok(self.pool.begin_with("begin immediate").await?)
-    }
-
-    async fn lock_head(&self, tx: &mut Self::Tx) -> Result<Head, StoreError> {
-        // `begin immediate` already holds the write lock.
-        let row = sqlx::query(
-            "select position, hash, recorded_at from events order by position desc limit 1",
-        )
-        .fetch_optional(&mut **tx)
-        .await?;
-        let Some(row) = row else {
-            return Ok(Head::empty());
-        };
-        let position: i64 = row.try_get("position")?;
-        let recorded_at: String = row.try_get("recorded_at")?;
-        Ok(Head {
-            position: position as u64,
-            hash: row.try_get("hash")?,
-            recorded_at: DateTime::parse_from_rfc3339(&recorded_at)
-                .ok()
-                .map(|t| t.with_timezone(&Utc)),
-        })
-    }
-
+impl SqliteLog {
     async fn find_existing(
         &self,
-        tx: &mut Self::Tx,
+        tx: &mut Transaction<'static, Sqlite>,
         event_ids: &[Uuid],
         command_ids: &[Uuid],
     ) -> Result<Vec<Existing>, StoreError> {
@@ -212,7 +185,7 @@ impl LogBackend for SqliteLog {
 
     async fn stream_versions(
         &self,
-        tx: &mut Self::Tx,
+        tx: &mut Transaction<'static, Sqlite>,
         streams: &[String],
     ) -> Result<HashMap<String, u64>, StoreError> {
         let mut versions = HashMap::with_capacity(streams.len());
@@ -225,6 +198,49 @@ impl LogBackend for SqliteLog {
             versions.insert(stream.clone(), v.unwrap_or(0) as u64);
         }
         Ok(versions)
+    }
+}
+
+impl LogBackend for SqliteLog {
+    type Tx = Transaction<'static, Sqlite>;
+
+    async fn begin(&self) -> Result<Self::Tx, StoreError> {
+        Ok(self.pool.begin_with("begin immediate").await?)
+    }
+
+    async fn read_for_plan(
+        &self,
+        tx: &mut Self::Tx,
+        event_ids: &[Uuid],
+        command_ids: &[Uuid],
+        streams: &[String],
+    ) -> Result<(Head, Vec<Existing>, HashMap<String, u64>), StoreError> {
+        // In-process round trips are cheap on SQLite: three plain queries.
+        let head = self.head(tx).await?;
+        let existing = self.find_existing(tx, event_ids, command_ids).await?;
+        let versions = self.stream_versions(tx, streams).await?;
+        Ok((head, existing, versions))
+    }
+
+    async fn head(&self, tx: &mut Self::Tx) -> Result<Head, StoreError> {
+        // `begin immediate` already holds the write lock.
+        let row = sqlx::query(
+            "select position, hash, recorded_at from events order by position desc limit 1",
+        )
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(Head::empty());
+        };
+        let position: i64 = row.try_get("position")?;
+        let recorded_at: String = row.try_get("recorded_at")?;
+        Ok(Head {
+            position: position as u64,
+            hash: row.try_get("hash")?,
+            recorded_at: DateTime::parse_from_rfc3339(&recorded_at)
+                .ok()
+                .map(|t| t.with_timezone(&Utc)),
+        })
     }
 
     async fn insert(&self, tx: &mut Self::Tx, rows: &[RecordedEvent]) -> Result<(), StoreError> {

@@ -61,24 +61,23 @@ pub struct Existing {
 }
 
 /// The IO one backend provides to the writer. All calls happen inside `Tx`, which holds
-/// the log lock from `lock_head` until `commit`.
+/// the log lock from `begin` until `commit`.
 pub trait LogBackend: Send + Sync + 'static {
     type Tx: Send;
+    /// Begin a transaction holding the log lock.
     fn begin(&self) -> impl Future<Output = Result<Self::Tx, StoreError>> + Send;
-    /// Take the log lock and read the head.
-    fn lock_head(&self, tx: &mut Self::Tx)
-    -> impl Future<Output = Result<Head, StoreError>> + Send;
-    fn find_existing(
+    /// Read the head of the log.
+    fn head(&self, tx: &mut Self::Tx) -> impl Future<Output = Result<Head, StoreError>> + Send;
+    /// Everything planning a group needs, in as few round trips as the backend allows: the
+    /// head, the events that these event ids or command ids already wrote, and the current
+    /// version of each stream.
+    fn read_for_plan(
         &self,
         tx: &mut Self::Tx,
         event_ids: &[Uuid],
         command_ids: &[Uuid],
-    ) -> impl Future<Output = Result<Vec<Existing>, StoreError>> + Send;
-    fn stream_versions(
-        &self,
-        tx: &mut Self::Tx,
         streams: &[String],
-    ) -> impl Future<Output = Result<HashMap<String, u64>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<(Head, Vec<Existing>, HashMap<String, u64>), StoreError>> + Send;
     fn insert(
         &self,
         tx: &mut Self::Tx,
@@ -211,7 +210,6 @@ pub async fn plan_in_tx<B: LogBackend>(
     ),
     StoreError,
 > {
-    let head = backend.lock_head(tx).await?;
     let event_ids: Vec<Uuid> = requests
         .iter()
         .flat_map(|r| r.events.iter().map(|e| e.event_id))
@@ -220,14 +218,15 @@ pub async fn plan_in_tx<B: LogBackend>(
         .iter()
         .filter_map(|r| r.metadata.command_id)
         .collect();
-    let existing = backend.find_existing(tx, &event_ids, &command_ids).await?;
     let mut streams: Vec<String> = requests
         .iter()
         .map(|r| r.stream_id.as_str().to_owned())
         .collect();
     streams.sort();
     streams.dedup();
-    let versions = backend.stream_versions(tx, &streams).await?;
+    let (head, existing, versions) = backend
+        .read_for_plan(tx, &event_ids, &command_ids, &streams)
+        .await?;
     let now = hash::truncate_to_micros(clock.now());
     Ok(plan(head, now, requests, &existing, versions))
 }
@@ -372,7 +371,7 @@ pub async fn import_rows<B: LogBackend>(
         ));
     };
     let mut tx = backend.begin().await?;
-    let head = backend.lock_head(&mut tx).await?;
+    let head = backend.head(&mut tx).await?;
     if first.position != head.position + 1 || first.prev_hash != head.hash {
         return Err(StoreError::InvalidInput(format!(
             "imported event {} does not continue the log at position {}",
