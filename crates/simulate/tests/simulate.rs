@@ -196,7 +196,10 @@ async fn city_history_matches_the_published_figures() {
 #[tokio::test]
 #[ignore = "temporary"]
 async fn tmp_preset() {
-    let preset: Preset = std::env::var("SIM_PRESET").expect("preset").parse().expect("preset");
+    let preset: Preset = std::env::var("SIM_PRESET")
+        .expect("preset")
+        .parse()
+        .expect("preset");
     let config = SimConfig::new(preset);
     let started = std::time::Instant::now();
     let (store, summary) = run(&config).await;

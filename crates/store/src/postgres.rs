@@ -23,7 +23,7 @@ use crate::error::{StoreError, redact_url};
 use crate::migrations;
 use crate::model::{AppendOutcome, AppendRequest, RecordedEvent, StreamId};
 use crate::upcast::Upcasters;
-use crate::writer::{self, Existing, Head, LogBackend, WriterHandle, spawn_writer};
+use crate::writer::{self, Existing, Head, LogBackend, PlanReads, WriterHandle, spawn_writer};
 
 /// Key of the advisory lock that serialises appends to the log: "xingcun" in ASCII,
 /// 0x78696e6763756e = 33940422599251566, written out in [`BEGIN_LOCKED`].
@@ -226,7 +226,7 @@ impl LogBackend for PgLog {
         event_ids: &[Uuid],
         command_ids: &[Uuid],
         streams: &[String],
-    ) -> Result<(Head, Vec<Existing>, HashMap<String, u64>), StoreError> {
+    ) -> Result<PlanReads, StoreError> {
         // One round trip: the head, earlier events of these ids (each lookup on its own
         // index: an OR of the two would scan the table), and each stream's version.
         let rows = sqlx::query(

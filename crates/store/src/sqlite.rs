@@ -26,7 +26,7 @@ use crate::hash;
 use crate::migrations;
 use crate::model::{AppendOutcome, AppendRequest, RecordedEvent, StreamId};
 use crate::upcast::Upcasters;
-use crate::writer::{self, Existing, Head, LogBackend, WriterHandle, spawn_writer};
+use crate::writer::{self, Existing, Head, LogBackend, PlanReads, WriterHandle, spawn_writer};
 
 /// Rows per multi-row INSERT (13 bound values each; SQLite allows 32,766 per statement).
 const INSERT_CHUNK: usize = 2_000;
@@ -214,7 +214,7 @@ impl LogBackend for SqliteLog {
         event_ids: &[Uuid],
         command_ids: &[Uuid],
         streams: &[String],
-    ) -> Result<(Head, Vec<Existing>, HashMap<String, u64>), StoreError> {
+    ) -> Result<PlanReads, StoreError> {
         // In-process round trips are cheap on SQLite: three plain queries.
         let head = self.head(tx).await?;
         let existing = self.find_existing(tx, event_ids, command_ids).await?;

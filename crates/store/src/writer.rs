@@ -51,6 +51,10 @@ impl Head {
     }
 }
 
+/// What planning a group reads under the lock: the head, the events already written by
+/// the group's event or command ids, and each stream's current version.
+pub type PlanReads = (Head, Vec<Existing>, HashMap<String, u64>);
+
 /// An event already in the log that a new request repeats (same event id or command id).
 #[derive(Debug, Clone)]
 pub struct Existing {
@@ -77,7 +81,7 @@ pub trait LogBackend: Send + Sync + 'static {
         event_ids: &[Uuid],
         command_ids: &[Uuid],
         streams: &[String],
-    ) -> impl Future<Output = Result<(Head, Vec<Existing>, HashMap<String, u64>), StoreError>> + Send;
+    ) -> impl Future<Output = Result<PlanReads, StoreError>> + Send;
     fn insert(
         &self,
         tx: &mut Self::Tx,
