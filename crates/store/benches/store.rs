@@ -8,7 +8,12 @@
 //!   cargo bench -p xingcun-store --bench store                     # SQLite and PostgreSQL
 //! ```
 //! `BENCH_SECONDS` (default 5) per command level, `BENCH_EVENTS` (default 1,000,000) for the
-//! batch and read-all phases.
+//! batch and read-all phases (0 skips the batch phase).
+//!
+//! With `BENCH_IMPORT_FILE=city.jsonl` (an `xingcun export`), both databases are first loaded
+//! with that history: the store through `import_jsonl` (chain re-checked, batched), the raw
+//! twin with plain multi-row inserts of the same rows. The command phases then run on a store
+//! that already holds the history (does the command path slow down as the log grows?).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -154,6 +159,96 @@ impl Raw {
         }
     }
 
+    /// Load an export's event lines with plain multi-row inserts, 5,000 rows a transaction.
+    async fn load_file(&self, path: &std::path::Path) -> u64 {
+        use std::io::BufRead;
+        let file = std::io::BufReader::new(std::fs::File::open(path).expect("open import file"));
+        let mut batch: Vec<serde_json::Value> = Vec::with_capacity(5000);
+        let mut n = 0;
+        for line in file.lines() {
+            let line = line.expect("line");
+            if line.starts_with("{\"end\":") {
+                break;
+            }
+            batch.push(serde_json::from_str(&line).expect("json"));
+            if batch.len() == 5000 {
+                n += self.insert_rows(&batch).await;
+                batch.clear();
+            }
+        }
+        if !batch.is_empty() {
+            n += self.insert_rows(&batch).await;
+        }
+        n
+    }
+
+    async fn insert_rows(&self, rows: &[serde_json::Value]) -> u64 {
+        let s = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_owned();
+        let i = |v: &serde_json::Value, k: &str| v[k].as_i64().unwrap_or_default();
+        let category = |v: &serde_json::Value| {
+            s(v, "stream_id")
+                .split('-')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        match self {
+            Raw::Sqlite(pool) => {
+                let mut tx = pool.begin_with("begin immediate").await.expect("begin");
+                for chunk in rows.chunks(2000) {
+                    let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                        "insert into events (position, stream_id, category, stream_version, event_id, event_type, \
+                         schema_version, payload, metadata, recorded_at, prev_hash, hash) ",
+                    );
+                    q.push_values(chunk, |mut b, v| {
+                        b.push_bind(i(v, "position"))
+                            .push_bind(s(v, "stream_id"))
+                            .push_bind(category(v))
+                            .push_bind(i(v, "stream_version"))
+                            .push_bind(s(v, "event_id"))
+                            .push_bind(s(v, "event_type"))
+                            .push_bind(i(v, "schema_version"))
+                            .push_bind(v["payload"].to_string())
+                            .push_bind(v["metadata"].to_string())
+                            .push_bind(s(v, "recorded_at"))
+                            .push_bind(s(v, "prev_hash"))
+                            .push_bind(s(v, "hash"));
+                    });
+                    q.build().execute(&mut *tx).await.expect("insert");
+                }
+                tx.commit().await.expect("commit");
+            }
+            Raw::Postgres(pool) => {
+                sqlx::query(
+                    "insert into events (position, stream_id, category, stream_version, event_id, event_type, schema_version, \
+                     payload, metadata, recorded_at, prev_hash, hash) \
+                     select * from unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::uuid[], $6::text[], $7::int4[], \
+                     $8::jsonb[], $9::jsonb[], $10::timestamptz[], $11::text[], $12::text[])",
+                )
+                .bind(rows.iter().map(|v| i(v, "position")).collect::<Vec<_>>())
+                .bind(rows.iter().map(|v| s(v, "stream_id")).collect::<Vec<_>>())
+                .bind(rows.iter().map(category).collect::<Vec<_>>())
+                .bind(rows.iter().map(|v| i(v, "stream_version")).collect::<Vec<_>>())
+                .bind(rows.iter().map(|v| Uuid::parse_str(&s(v, "event_id")).expect("uuid")).collect::<Vec<_>>())
+                .bind(rows.iter().map(|v| s(v, "event_type")).collect::<Vec<_>>())
+                .bind(rows.iter().map(|v| i(v, "schema_version") as i32).collect::<Vec<_>>())
+                .bind(rows.iter().map(|v| v["payload"].clone()).collect::<Vec<_>>())
+                .bind(rows.iter().map(|v| v["metadata"].clone()).collect::<Vec<_>>())
+                .bind(
+                    rows.iter()
+                        .map(|v| chrono::DateTime::parse_from_rfc3339(&s(v, "recorded_at")).expect("time").to_utc())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(rows.iter().map(|v| s(v, "prev_hash")).collect::<Vec<_>>())
+                .bind(rows.iter().map(|v| s(v, "hash")).collect::<Vec<_>>())
+                .execute(pool)
+                .await
+                .expect("insert");
+            }
+        }
+        rows.len() as u64
+    }
+
     /// Read the whole table in pages of 10,000 by position; returns rows read.
     async fn read_all(&self) -> u64 {
         let mut after = 0_i64;
@@ -275,6 +370,31 @@ struct Row2 {
 
 async fn bench_backend(name: &str, store: Store, raw: Raw, seconds: u64, events: u64) -> Vec<Row2> {
     let mut out = Vec::new();
+    if let Ok(file) = std::env::var("BENCH_IMPORT_FILE") {
+        let path = std::path::PathBuf::from(file);
+        eprintln!("[{name}] importing {}", path.display());
+        let t = Instant::now();
+        let summary = xingcun_store::transfer::import_jsonl(&store, &path, |_, _| {})
+            .await
+            .expect("import");
+        let store_rate = summary.imported as f64 / t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let n = raw.load_file(&path).await;
+        let raw_rate = n as f64 / t.elapsed().as_secs_f64();
+        if let Raw::Postgres(pool) = &raw {
+            // Let the twin's identity continue after the imported positions.
+            sqlx::query("select setval(pg_get_serial_sequence('events', 'position'), (select max(position) from events))")
+                .execute(pool)
+                .await
+                .expect("setval");
+        }
+        out.push(Row2 {
+            what: format!("import ({} events, chain re-checked)", summary.imported),
+            store: format!("{store_rate:.0} events/s"),
+            raw: format!("{raw_rate:.0} events/s"),
+            ratio: store_rate / raw_rate,
+        });
+    }
     eprintln!("[{name}] seeding streams");
     seed_streams(&store, &raw, 32).await;
     for workers in [1, 8, 32] {
@@ -311,8 +431,11 @@ async fn bench_backend(name: &str, store: Store, raw: Raw, seconds: u64, events:
         });
     }
 
-    eprintln!("[{name}] {events} events in batches of 1,000");
     let batches = events / 1000;
+    if batches == 0 {
+        return read_all_phase(name, &store, &raw, out).await;
+    }
+    eprintln!("[{name}] {events} events in batches of 1,000");
     let t = Instant::now();
     for b in 0..batches {
         let req = AppendRequest {
@@ -338,6 +461,10 @@ async fn bench_backend(name: &str, store: Store, raw: Raw, seconds: u64, events:
         ratio: store_rate / raw_rate,
     });
 
+    read_all_phase(name, &store, &raw, out).await
+}
+
+async fn read_all_phase(name: &str, store: &Store, raw: &Raw, mut out: Vec<Row2>) -> Vec<Row2> {
     eprintln!("[{name}] read-all");
     let t = Instant::now();
     let mut after = 0;
