@@ -186,15 +186,15 @@ impl<L: EventLog> Engine<'_, L> {
             let at = plus_hours(now, self.rng.range(2, span_hours - 2));
             let at = work_time(&mut self.rng, next_workday(local_date(at)))
                 .max(plus_minutes(now, 10))
-                .min(plus_hours(deadline, -1));
+                .min(plus_hours(deadline, -2));
             self.schedule(at, Action::Bid { l, village });
             if self.rng.chance(0.15) {
-                let later = plus_hours(at, self.rng.range(2, 48)).min(plus_hours(deadline, -1));
+                let later = plus_hours(at, self.rng.range(2, 48)).min(plus_hours(deadline, -2));
                 if later > at {
                     self.schedule(later, Action::ReviseBid { l, village });
                 }
             } else if !scripted && self.rng.chance(0.05) {
-                let later = plus_hours(at, self.rng.range(2, 48)).min(plus_hours(deadline, -1));
+                let later = plus_hours(at, self.rng.range(2, 48)).min(plus_hours(deadline, -2));
                 if later > at {
                     self.schedule(later, Action::WithdrawBid { l, village });
                 }
@@ -210,12 +210,7 @@ impl<L: EventLog> Engine<'_, L> {
         Ok(())
     }
 
-    fn bid_command(
-        &mut self,
-        l: usize,
-        village: usize,
-        revise: bool,
-    ) -> Result<ListingCommand, SimError> {
+    fn bid_command(&mut self, village: usize, revise: bool) -> Result<ListingCommand, SimError> {
         let v = &self.world.villages[village];
         let statement = text(&format!(
             "{}{}:村两委班子团结有力,已落实配套资金和建设场地,群众支持度高。",
@@ -226,7 +221,6 @@ impl<L: EventLog> Engine<'_, L> {
         if self.rng.chance(0.5) {
             attachments.push(evidence(&mut self.rng, "建设方案.pdf")?);
         }
-        let _ = l;
         let code = v.code.clone();
         Ok(if revise {
             ListingCommand::ReviseBid {
@@ -261,7 +255,7 @@ impl<L: EventLog> Engine<'_, L> {
         let Some(actor) = self.village_actor(village) else {
             return Ok(());
         };
-        let command = self.bid_command(l, village, false)?;
+        let command = self.bid_command(village, false)?;
         let id = self.listings[l].id;
         if self
             .exec::<Listing>(&id.to_string(), at, command, &actor, Some(*id.as_uuid()))
@@ -285,7 +279,7 @@ impl<L: EventLog> Engine<'_, L> {
         let Some(actor) = self.village_actor(village) else {
             return Ok(());
         };
-        let command = self.bid_command(l, village, false)?;
+        let command = self.bid_command(village, false)?;
         let id = self.listings[l].id;
         self.exec::<Listing>(&id.to_string(), at, command, &actor, Some(*id.as_uuid()))
             .await?;
@@ -304,7 +298,7 @@ impl<L: EventLog> Engine<'_, L> {
         let Some(actor) = self.village_actor(village) else {
             return Ok(());
         };
-        let command = self.bid_command(l, village, true)?;
+        let command = self.bid_command(village, true)?;
         let id = self.listings[l].id;
         self.exec::<Listing>(&id.to_string(), at, command, &actor, Some(*id.as_uuid()))
             .await?;

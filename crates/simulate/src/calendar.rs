@@ -45,8 +45,11 @@ fn ymd(y: i32, m: u32, d: u32) -> Option<NaiveDate> {
 /// Public holidays (法定节假日 and the days bridged to them); make-up working days are
 /// ignored. 2023–2025 as announced by the State Council; other years: New Year, Labour Day
 /// and the National Day week.
+/// A holiday period: first and last (month, day), inclusive.
+type Holiday = ((u32, u32), (u32, u32));
+
 fn is_holiday(date: NaiveDate) -> bool {
-    let ranges: &[((u32, u32), (u32, u32))] = match date.year() {
+    let ranges: &[Holiday] = match date.year() {
         2023 => &[
             ((1, 1), (1, 2)),
             ((1, 21), (1, 27)),

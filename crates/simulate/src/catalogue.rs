@@ -233,7 +233,7 @@ impl<L: EventLog> Engine<'_, L> {
         let mut t = at;
         if self.cat.pruned_done {
             for _ in 0..self.rng.range(1, 2) {
-                t = plus_minutes(t, self.rng.range(2, 20));
+                t = plus_minutes(t, self.rng.range(1, 3));
                 self.add_new_item(t, t).await?;
             }
         }
@@ -249,10 +249,9 @@ impl<L: EventLog> Engine<'_, L> {
             })
             .cloned()
             .collect();
-        for _ in 0..self.rng.range(1, 3) {
-            let Some(item) = self.rng.pick(&live).cloned() else {
-                break;
-            };
+        let picks = self.rng.range(1, 3) as usize;
+        for i in self.rng.sample(live.len(), picks) {
+            let item = live[i].clone();
             let mut revised = MatterInput {
                 code: item.code.to_string(),
                 name: item.name.to_string(),
@@ -274,7 +273,7 @@ impl<L: EventLog> Engine<'_, L> {
                     other => other,
                 };
             }
-            t = plus_minutes(t, self.rng.range(2, 20));
+            t = plus_minutes(t, self.rng.range(1, 3));
             let command = CatalogueCommand::ReviseMatter {
                 catalogue: region.clone(),
                 item: revised,
@@ -282,17 +281,19 @@ impl<L: EventLog> Engine<'_, L> {
             self.exec::<MatterCatalogue>(&id, t, command, &admin, None)
                 .await?;
         }
-        if self.cat.pruned_done && crate::calendar::local_year(t) >= 2025 && self.rng.chance(0.5) {
-            if let Some(item) = self.rng.pick(&live).cloned() {
-                t = plus_minutes(t, self.rng.range(2, 20));
-                let command = CatalogueCommand::RetireMatter {
-                    catalogue: region.clone(),
-                    code: item.code.to_string(),
-                    reason: "事项已完成阶段性任务,退出清单".to_owned(),
-                };
-                self.exec::<MatterCatalogue>(&id, t, command, &admin, None)
-                    .await?;
-            }
+        if self.cat.pruned_done
+            && crate::calendar::local_year(t) >= 2025
+            && self.rng.chance(0.5)
+            && let Some(item) = self.rng.pick(&live).cloned()
+        {
+            t = plus_minutes(t, self.rng.range(1, 3));
+            let command = CatalogueCommand::RetireMatter {
+                catalogue: region.clone(),
+                code: item.code.to_string(),
+                reason: "事项已完成阶段性任务,退出清单".to_owned(),
+            };
+            self.exec::<MatterCatalogue>(&id, t, command, &admin, None)
+                .await?;
         }
         self.reload_catalogue(t).await?;
         let next = after_work(&mut self.rng, crate::calendar::plus_days(t, 88), 0, 2);

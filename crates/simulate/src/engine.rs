@@ -53,6 +53,9 @@ pub(crate) enum Action {
     Sign {
         a: usize,
     },
+    AssignWork {
+        a: usize,
+    },
     Progress {
         a: usize,
     },
@@ -106,6 +109,10 @@ pub(crate) enum Action {
     Praise {
         town: usize,
     },
+    WithdrawPraise {
+        praise: Uuid,
+        giver: Actor,
+    },
     Rate {
         village: usize,
         year: i32,
@@ -138,6 +145,7 @@ pub(crate) struct Engine<'a, L: EventLog> {
     pub events: u64,
     pub refused: BTreeMap<String, u64>,
     pub refused_by_stream: BTreeMap<String, u64>,
+    pub refusal_examples: BTreeMap<String, String>,
     pub world: World,
     pub cat: CatalogueState,
     pub tasks: Vec<TaskSim>,
@@ -170,6 +178,7 @@ impl<'a, L: EventLog> Engine<'a, L> {
             events: 0,
             refused: BTreeMap::new(),
             refused_by_stream: BTreeMap::new(),
+            refusal_examples: BTreeMap::new(),
             world: World::default(),
             cat,
             tasks: Vec::new(),
@@ -231,14 +240,12 @@ impl<'a, L: EventLog> Engine<'a, L> {
             }
             Ok(Err(rejection)) => {
                 let code = rejection.code();
-                if std::env::var("SIM_DEBUG").is_ok() {
-                    eprintln!("REFUSED {} {id} at {at}: {rejection}", A::CATEGORY);
-                }
                 *self.refused.entry(code.to_owned()).or_default() += 1;
-                *self
-                    .refused_by_stream
-                    .entry(format!("{}:{code}", A::CATEGORY))
-                    .or_default() += 1;
+                let key = format!("{}:{code}", A::CATEGORY);
+                *self.refused_by_stream.entry(key.clone()).or_default() += 1;
+                self.refusal_examples
+                    .entry(key)
+                    .or_insert_with(|| rejection.to_string());
                 Ok(None)
             }
             Err(source) => Err(SimError::Execute {
@@ -284,6 +291,7 @@ impl<'a, L: EventLog> Engine<'a, L> {
             Action::Dispatch { task } => self.dispatch(at, task).await,
             Action::Withdraw { task, reason } => self.withdraw(at, task, reason).await,
             Action::Sign { a } => self.sign(at, a).await,
+            Action::AssignWork { a } => self.assign_work(at, a).await,
             Action::Progress { a } => self.progress(at, a).await,
             Action::Submit { a } => self.submit(at, a).await,
             Action::Check { a } => self.check(at, a).await,
@@ -299,6 +307,9 @@ impl<'a, L: EventLog> Engine<'a, L> {
             Action::Milestone { l } => self.milestone(at, l).await,
             Action::AcceptListing { l } => self.accept_listing(at, l).await,
             Action::Praise { town } => self.praise(at, town).await,
+            Action::WithdrawPraise { praise, giver } => {
+                self.withdraw_praise(at, praise, giver).await
+            }
             Action::Rate {
                 village,
                 year,

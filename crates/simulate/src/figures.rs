@@ -97,10 +97,10 @@ pub fn published_figures<'a>(events: impl Iterator<Item = &'a RecordedEvent>) ->
         let year = local_year(e.recorded_at);
         let bump = |map: &mut BTreeMap<i32, u64>| *map.entry(year).or_default() += 1;
         match e.event_type.as_str() {
-            "RegionRegistered" => {
-                if body(&e.payload).get("level").and_then(Value::as_str) == Some("town") {
-                    f.towns += 1;
-                }
+            "RegionRegistered"
+                if body(&e.payload).get("level").and_then(Value::as_str) == Some("town") =>
+            {
+                f.towns += 1;
             }
             "VillageRegistered" => f.villages += 1,
             "CadreAppointed" | "CadreDeparted" => {

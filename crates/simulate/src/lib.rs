@@ -161,6 +161,8 @@ pub struct SimSummary {
     pub refused: BTreeMap<String, u64>,
     /// The same, by stream category and code (`assignment:CONFLICT`).
     pub refused_by_stream: BTreeMap<String, u64>,
+    /// The first refusal's message (what a cadre read) for each stream category and code.
+    pub refusal_examples: BTreeMap<String, String>,
     pub towns: usize,
     pub villages: usize,
     pub tasks_drafted: usize,
@@ -198,13 +200,19 @@ pub enum SimError {
     Store(#[from] StoreError),
 }
 
+/// Folded stream states the simulator's executor keeps (a town's jurisdiction, villages'
+/// ledgers, assignments in progress).
+const STATE_CACHE: usize = 65_536;
+
 /// The date on which the pruned list takes effect.
 fn pruning_day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or(NaiveDate::MIN)
 }
 
 /// Run the history of `config` into the (empty) log behind `executor`, whose store was built
-/// with `clock`. `progress` is called after every simulated day.
+/// with `clock`. `progress` is called after every simulated day. Refused commands are part
+/// of the history (counted in the summary); a failure of the store ends the run with
+/// [`SimError::Execute`] or [`SimError::Store`].
 pub async fn simulate<L: EventLog>(
     executor: &Executor<L>,
     clock: &ManualClock,
@@ -218,6 +226,10 @@ pub async fn simulate<L: EventLog>(
     if head != 0 {
         return Err(SimError::LogNotEmpty { head });
     }
+    // The simulator is the only writer for the whole run and keeps coming back to the same
+    // streams (a town's jurisdiction, a village's ledger, an assignment): its own executor
+    // keeps their folded states instead of re-reading them for every command.
+    let executor = &executor.clone().with_state_cache(STATE_CACHE);
     let mut geo = geo::Geography::shaoxing()?;
     match config.preset {
         Preset::City => {}
@@ -278,6 +290,7 @@ pub async fn simulate<L: EventLog>(
         events: engine.events,
         refused: engine.refused.clone(),
         refused_by_stream: engine.refused_by_stream.clone(),
+        refusal_examples: engine.refusal_examples.clone(),
         towns: engine.world.towns.len(),
         villages: engine.world.villages.len(),
         tasks_drafted: engine.tasks.len(),

@@ -391,7 +391,7 @@ impl<L: EventLog> Engine<'_, L> {
                 return Ok(());
             }
         }
-        let t = plus_minutes(at, self.rng.range(5, 60));
+        let t = plus_minutes(at, self.rng.range(1, 5));
         let successor = self.appoint(t, &code, role, &scope, grid).await?;
         match post {
             Post::Staff(i) => {
@@ -449,7 +449,7 @@ impl<L: EventLog> Engine<'_, L> {
                 self.world.towns[town].timeliness = settings.timeliness();
             }
         }
-        let t = plus_minutes(at, self.rng.range(10, 90));
+        let t = plus_minutes(at, self.rng.range(1, 5));
         let (large, huge) = *self
             .rng
             .pick(&[
@@ -464,20 +464,8 @@ impl<L: EventLog> Engine<'_, L> {
         } else {
             TemplateId::WUYI
         };
-        let rules = (|| {
-            ProcedureRules::new(
-                vec![
-                    ProcedureTemplate::wuyi_liang_gongkai(),
-                    ProcedureTemplate::siyi_liang_gongkai(),
-                    ProcedureTemplate::joint_meeting(),
-                ],
-                TemplateId::parse(TemplateId::JOINT_MEETING)?,
-                TemplateId::parse(full)?,
-                SpendingThresholds::new(Money::from_yuan(large), Money::from_yuan(huge))?,
-                StepTiming::new(3, 7, 3, 10)?,
-            )
-        })()
-        .map_err(|e| SimError::Generator(e.to_string()))?;
+        let rules = town_procedure_rules(large, huge, full)
+            .map_err(|e| SimError::Generator(e.to_string()))?;
         let command = TownProcedureRulesCommand::SetProcedureRules {
             town: code.clone(),
             rules,
@@ -510,4 +498,23 @@ impl<L: EventLog> Engine<'_, L> {
         let at = after_work(&mut self.rng, after, days, days);
         self.schedule(at, Action::Turnover { town });
     }
+}
+
+/// A town's own procedure rules: its thresholds (yuan) and its full template.
+fn town_procedure_rules(
+    large: u64,
+    huge: u64,
+    full: &str,
+) -> Result<ProcedureRules, xingcun_domain::procedure::ProcedureRulesError> {
+    ProcedureRules::new(
+        vec![
+            ProcedureTemplate::wuyi_liang_gongkai(),
+            ProcedureTemplate::siyi_liang_gongkai(),
+            ProcedureTemplate::joint_meeting(),
+        ],
+        TemplateId::parse(TemplateId::JOINT_MEETING)?,
+        TemplateId::parse(full)?,
+        SpendingThresholds::new(Money::from_yuan(large), Money::from_yuan(huge))?,
+        StepTiming::new(3, 7, 3, 10)?,
+    )
 }

@@ -231,7 +231,7 @@ impl<L: EventLog> Engine<'_, L> {
             && proc.resubmit.is_none()
             && kind != StepKind::Publicity
             && at - proc.last_pass > Duration::days(6)
-            && self.rng.chance(0.04)
+            && self.rng.chance(0.025)
         {
             self.procedures[p].late_tried = true;
             let claimed = plus_hours(at, -(96 + self.rng.range(0, 20)));

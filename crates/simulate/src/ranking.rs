@@ -75,7 +75,7 @@ impl<L: EventLog> Engine<'_, L> {
             };
             self.exec::<Praise>(&stream, t, command, &giver, None)
                 .await?;
-            t = crate::calendar::plus_minutes(t, self.rng.range(1, 10));
+            t = crate::calendar::plus_minutes(t, self.rng.range(1, 5));
         }
         let points = self.rng.range_u32(1, rules.max_points());
         let command = PraiseCommand::GivePraise {
@@ -92,12 +92,23 @@ impl<L: EventLog> Engine<'_, L> {
             && self.rng.chance(0.01)
         {
             let later = after_work(&mut self.rng, self.now, 0, 3);
-            let withdraw = PraiseCommand::WithdrawPraise {
-                reason: text("表扬对象录入有误,撤回")?,
-            };
-            self.exec::<Praise>(&stream, later, withdraw, &giver, None)
-                .await?;
+            self.schedule(later, Action::WithdrawPraise { praise: id, giver });
         }
+        Ok(())
+    }
+
+    /// A praise given in error is withdrawn by the leader who gave it.
+    pub(crate) async fn withdraw_praise(
+        &mut self,
+        at: DateTime<Utc>,
+        praise: uuid::Uuid,
+        giver: xingcun_domain::Actor,
+    ) -> Result<(), SimError> {
+        let command = PraiseCommand::WithdrawPraise {
+            reason: text("表扬对象录入有误,撤回")?,
+        };
+        self.exec::<Praise>(&praise.to_string(), at, command, &giver, None)
+            .await?;
         Ok(())
     }
 

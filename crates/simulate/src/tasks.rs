@@ -103,7 +103,7 @@ pub(crate) fn phase(at: DateTime<Utc>) -> Phase {
     match maturity(at) {
         None => Phase {
             drafts_per_month: 4.6,
-            whole_town: 0.21,
+            whole_town: 0.17,
             many: 0.33,
             pruned_code: 0.0,
             unknown_code: 0.015,
@@ -111,12 +111,12 @@ pub(crate) fn phase(at: DateTime<Utc>) -> Phase {
             returned: 0.15,
             late: 0.18,
             rework: 0.12,
-            duplicate: 0.03,
+            duplicate: 0.02,
             withdrawn: 0.012,
         },
         Some(x) => Phase {
-            drafts_per_month: 4.2 - 0.75 * x,
-            whole_town: 0.16 - 0.06 * x,
+            drafts_per_month: 4.3 - 0.6 * x,
+            whole_town: 0.14 - 0.02 * x,
             many: 0.33,
             pruned_code: 0.28 - 0.19 * x,
             unknown_code: 0.012,
@@ -141,12 +141,7 @@ const UNLISTED_WORK: &[&str] = &[
 ];
 
 impl TaskSim {
-    fn input(
-        &self,
-        town_villages: &[xingcun_domain::RegionId],
-        villages: &[crate::world::Village],
-    ) -> DraftInput {
-        let _ = town_villages;
+    fn input(&self, villages: &[crate::world::Village]) -> DraftInput {
         DraftInput {
             title: self.title.clone(),
             content: self.content.clone(),
@@ -172,7 +167,7 @@ impl TaskSim {
 impl<L: EventLog> Engine<'_, L> {
     fn task_input(&self, task: usize) -> DraftInput {
         let t = &self.tasks[task];
-        t.input(&self.world.towns[t.town].village_ids, &self.world.villages)
+        t.input(&self.world.villages)
     }
 
     /// Whether the draft passes screening now (the same pure check the task applies).
@@ -356,7 +351,7 @@ impl<L: EventLog> Engine<'_, L> {
             if wrong != category {
                 input.category = wrong;
                 self.draft_command(index, t, input, &staff).await?;
-                t = plus_minutes(t, self.rng.range(3, 30));
+                t = plus_minutes(t, self.rng.range(2, 10));
             }
         }
         let input = self.task_input(index);
@@ -731,6 +726,28 @@ impl<L: EventLog> Engine<'_, L> {
             return Ok(());
         }
         self.assignments[a].stage = AssignStage::InProgress;
+        let next = plus_minutes(self.now, self.rng.range(3, 30));
+        self.schedule(next, Action::AssignWork { a });
+        Ok(())
+    }
+
+    /// 分派: the secretary hands the work to a cadre or a grid.
+    pub(crate) async fn assign_work(
+        &mut self,
+        at: DateTime<Utc>,
+        a: usize,
+    ) -> Result<(), SimError> {
+        if self.assignments[a].stage != AssignStage::InProgress
+            || self.assignments[a].assignee.is_some()
+        {
+            return Ok(());
+        }
+        let vi = self.assignments[a].village;
+        let Some(secretary) = self.world.villages[vi].secretary_actor() else {
+            self.plan_submission(a);
+            return Ok(());
+        };
+        let (stream, uuid) = self.assignment_stream(a);
         let v = &self.world.villages[vi];
         let assignee = if !v.grids.is_empty() && (v.cadres.is_empty() || self.rng.chance(0.4)) {
             let g = self.rng.index(v.grids.len());
@@ -746,12 +763,11 @@ impl<L: EventLog> Engine<'_, L> {
                 person: secretary.id.clone(),
             }
         };
-        let t = plus_minutes(self.now, self.rng.range(5, 60));
         let command = AssignmentCommand::AssignWork {
             assignee: assignee.clone(),
         };
         if self
-            .exec::<Assignment>(&stream, t, command, &secretary, Some(uuid))
+            .exec::<Assignment>(&stream, at, command, &secretary, Some(uuid))
             .await?
             .is_some()
         {

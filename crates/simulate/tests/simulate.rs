@@ -89,7 +89,6 @@ async fn village_history_is_deterministic_verifies_and_counts() {
 
     // The figures, counted independently from the event types.
     let figures = published_figures(events.iter());
-    eprintln!("{summary:#?}\n{figures:#?}");
     let mut by_type: BTreeMap<&str, u64> = BTreeMap::new();
     for e in &events {
         *by_type.entry(e.event_type.as_str()).or_default() += 1;
@@ -191,20 +190,4 @@ async fn city_history_matches_the_published_figures() {
     );
     let report = verify(&store).await.expect("verify runs");
     assert!(report.is_intact(), "{report:?}");
-}
-
-#[tokio::test]
-#[ignore = "temporary"]
-async fn tmp_preset() {
-    let preset: Preset = std::env::var("SIM_PRESET")
-        .expect("preset")
-        .parse()
-        .expect("preset");
-    let config = SimConfig::new(preset);
-    let started = std::time::Instant::now();
-    let (store, summary) = run(&config).await;
-    let sim_time = started.elapsed();
-    let events = all_events(&store).await;
-    let figures = published_figures(events.iter());
-    eprintln!("{summary:#?}\n{figures:#?}\nsim time {sim_time:?}");
 }

@@ -32,6 +32,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A unique constraint refused the write (on the log: an event id seen before).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(db)) if db.is_unique_violation())
+    }
+
     /// Stable code for the API boundary.
     pub fn code(&self) -> &'static str {
         match self {

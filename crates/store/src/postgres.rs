@@ -54,14 +54,6 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
-            .after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    // The log's statements are planned once per connection: custom plans for
-                    // the array parameters cost more to plan (~0.5 ms) than to run.
-                    sqlx::query("set plan_cache_mode = force_generic_plan").execute(conn).await?;
-                    Ok(())
-                })
-            })
             .connect(url)
             .await
             .map_err(|e| StoreError::Unreachable {
@@ -120,6 +112,7 @@ impl PostgresStore {
             &mut tx,
             self.clock.as_ref(),
             std::slice::from_ref(&request),
+            true,
         )
         .await?;
         if !rows.is_empty() {
