@@ -214,3 +214,62 @@ async fn export_then_import_moves_a_log_byte_for_byte() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("not empty"), "{stderr}");
 }
+
+#[test]
+fn simulate_twice_with_one_seed_exports_the_same_bytes() {
+    let dir = std::env::temp_dir();
+    let mut exports = Vec::new();
+    for run in 0..2 {
+        let url = fresh_sqlite_url();
+        let out = xingcun(&[
+            "--database-url",
+            &url,
+            "simulate",
+            "--preset",
+            "village",
+            "--years",
+            "1",
+            "--seed",
+            "7",
+        ]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("from the log: 1 towns, 4 villages"),
+            "{stdout}"
+        );
+        let file = dir.join(format!(
+            "xingcun-sim-{run}-{}.jsonl",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let out = xingcun(&["--database-url", &url, "export", &file.to_string_lossy()]);
+        assert!(out.status.success());
+        let out = xingcun(&["--database-url", &url, "verify"]);
+        assert_eq!(out.status.code(), Some(0));
+        exports.push(std::fs::read(&file).expect("export"));
+        // A second simulation into the same database is refused, and changes nothing.
+        let out = xingcun(&[
+            "--database-url",
+            &url,
+            "simulate",
+            "--preset",
+            "village",
+            "--years",
+            "1",
+        ]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+    }
+    assert!(exports[0].len() > 10_000);
+    assert_eq!(exports[0], exports[1], "same seed, same log, byte for byte");
+    let out = xingcun(&["simulate", "--preset", "province"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "unknown preset is a usage error"
+    );
+}

@@ -90,9 +90,29 @@ const CADRE_ROLES: &[&str] = &[
 
 /// Count the published figures from recorded events (in any order).
 pub fn published_figures<'a>(events: impl Iterator<Item = &'a RecordedEvent>) -> Figures {
-    let mut f = Figures::default();
-    let mut cadres: i64 = 0;
+    let mut counter = FiguresCounter::default();
     for e in events {
+        counter.add(e);
+    }
+    counter.finish()
+}
+
+/// The same count fed page by page, for logs too large to hold in memory.
+#[derive(Debug, Default)]
+pub struct FiguresCounter {
+    f: Figures,
+    cadres: i64,
+}
+
+impl FiguresCounter {
+    pub fn finish(mut self) -> Figures {
+        self.f.cadres = u64::try_from(self.cadres).unwrap_or(0);
+        self.f
+    }
+
+    pub fn add(&mut self, e: &RecordedEvent) {
+        let f = &mut self.f;
+        let cadres = &mut self.cadres;
         f.events += 1;
         let year = local_year(e.recorded_at);
         let bump = |map: &mut BTreeMap<i32, u64>| *map.entry(year).or_default() += 1;
@@ -110,7 +130,7 @@ pub fn published_figures<'a>(events: impl Iterator<Item = &'a RecordedEvent>) ->
                     .and_then(Value::as_str)
                     .unwrap_or("");
                 if CADRE_ROLES.contains(&role) {
-                    cadres += if e.event_type == "CadreAppointed" {
+                    *cadres += if e.event_type == "CadreAppointed" {
                         1
                     } else {
                         -1
@@ -142,6 +162,4 @@ pub fn published_figures<'a>(events: impl Iterator<Item = &'a RecordedEvent>) ->
             _ => {}
         }
     }
-    f.cadres = u64::try_from(cadres).unwrap_or(0);
-    f
 }

@@ -48,7 +48,7 @@ mod rng;
 mod tasks;
 mod world;
 
-pub use figures::{Figures, published_figures};
+pub use figures::{Figures, FiguresCounter, published_figures};
 
 use crate::calendar::{at_local, is_workday, midnight, next_workday, work_time};
 use crate::engine::{Action, Engine, ScriptedDraft};
