@@ -1190,7 +1190,7 @@ mod transfer {
         }
     }
 
-    fn rewrite(path: &PathBuf, edit: impl FnOnce(&mut Vec<String>)) -> PathBuf {
+    fn rewrite(path: &std::path::Path, edit: impl FnOnce(&mut Vec<String>)) -> PathBuf {
         let text = std::fs::read_to_string(path).expect("read");
         let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
         edit(&mut lines);
@@ -1199,7 +1199,7 @@ mod transfer {
         out
     }
 
-    async fn refused_and_nothing_imported(path: &PathBuf) -> TransferError {
+    async fn refused_and_nothing_imported(path: &std::path::Path) -> TransferError {
         let target = sqlite_store(&clock()).await;
         let err = import_jsonl(&target, path, |_, _| {})
             .await
