@@ -12,6 +12,118 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+/// The [`EventLog`] methods both stores share. The backends differ only in their SQL
+/// placeholders (`?` against `$1`), in how a command id is bound (text against `uuid`) and
+/// in row decoding (each store's own `fetch`); everything else is written once, here.
+macro_rules! impl_event_log {
+    (
+        $store:ty,
+        stream: $stream:literal,
+        all: $all:literal,
+        category: $category:literal,
+        command: $command:literal,
+        bind_command: |$id:ident| $bind:expr $(,)?
+    ) => {
+        impl $crate::EventLog for $store {
+            async fn append(
+                &self,
+                request: $crate::model::AppendRequest,
+            ) -> Result<$crate::model::AppendOutcome, $crate::StoreError> {
+                $crate::validate_request(&request)?;
+                self.writer.append(request).await
+            }
+
+            async fn read_stream(
+                &self,
+                stream: &$crate::model::StreamId,
+                from_version: u64,
+            ) -> Result<Vec<$crate::model::RecordedEvent>, $crate::StoreError> {
+                let q = sqlx::query($crate::select_events!($stream))
+                    .bind(stream.as_str())
+                    .bind(from_version as i64);
+                Ok(self
+                    .fetch(q)
+                    .await?
+                    .into_iter()
+                    .map(|e| self.upcasters.upcast(e))
+                    .collect())
+            }
+
+            async fn read_all_raw(
+                &self,
+                after: u64,
+                limit: u32,
+            ) -> Result<Vec<$crate::model::RecordedEvent>, $crate::StoreError> {
+                let q = sqlx::query($crate::select_events!($all))
+                    .bind(after as i64)
+                    .bind(i64::from(limit));
+                self.fetch(q).await
+            }
+
+            async fn read_category(
+                &self,
+                category: &str,
+                after: u64,
+                limit: u32,
+            ) -> Result<Vec<$crate::model::RecordedEvent>, $crate::StoreError> {
+                let q = sqlx::query($crate::select_events!($category))
+                    .bind(category)
+                    .bind(after as i64)
+                    .bind(i64::from(limit));
+                Ok(self
+                    .fetch(q)
+                    .await?
+                    .into_iter()
+                    .map(|e| self.upcasters.upcast(e))
+                    .collect())
+            }
+
+            async fn import_batch(
+                &self,
+                rows: Vec<$crate::model::RecordedEvent>,
+            ) -> Result<u64, $crate::StoreError> {
+                let head = $crate::writer::import_rows(self.log.as_ref(), &rows).await?;
+                $crate::writer::advance(&self.head_tx, head);
+                Ok(head)
+            }
+
+            async fn find_command(
+                &self,
+                $id: uuid::Uuid,
+            ) -> Result<Option<$crate::model::AppendOutcome>, $crate::StoreError> {
+                use sqlx::Row;
+                let rows = sqlx::query($command)
+                    .bind($bind)
+                    .fetch_all(&self.pool)
+                    .await?;
+                $crate::command_outcome(
+                    rows.iter()
+                        .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?))),
+                )
+            }
+
+            async fn head_position(&self) -> Result<u64, $crate::StoreError> {
+                let p: i64 = sqlx::query_scalar("select coalesce(max(position), 0) from events")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(p as u64)
+            }
+
+            fn watch_head(&self) -> tokio::sync::watch::Receiver<u64> {
+                self.head.clone()
+            }
+
+            fn clock(&self) -> &std::sync::Arc<dyn $crate::Clock> {
+                &self.clock
+            }
+
+            fn upcasters(&self) -> &$crate::Upcasters {
+                &self.upcasters
+            }
+        }
+    };
+}
+
 pub mod clock;
 pub mod error;
 pub mod executor;

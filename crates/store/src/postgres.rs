@@ -17,11 +17,10 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::EventLog;
 use crate::clock::Clock;
 use crate::error::{StoreError, redact_url};
 use crate::migrations;
-use crate::model::{AppendOutcome, AppendRequest, RecordedEvent, StreamId};
+use crate::model::{AppendOutcome, AppendRequest, RecordedEvent};
 use crate::upcast::Upcasters;
 use crate::writer::{self, Existing, Head, LogBackend, PlanReads, WriterHandle, spawn_writer};
 
@@ -325,94 +324,11 @@ impl LogBackend for PgLog {
     }
 }
 
-impl EventLog for PostgresStore {
-    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-        crate::validate_request(&request)?;
-        self.writer.append(request).await
-    }
-
-    async fn read_stream(
-        &self,
-        stream: &StreamId,
-        from_version: u64,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let q = sqlx::query(crate::select_events!(
-            "where stream_id = $1 and stream_version >= $2 order by stream_version"
-        ))
-        .bind(stream.as_str())
-        .bind(from_version as i64);
-        Ok(self
-            .fetch(q)
-            .await?
-            .into_iter()
-            .map(|e| self.upcasters.upcast(e))
-            .collect())
-    }
-
-    async fn read_all_raw(&self, after: u64, limit: u32) -> Result<Vec<RecordedEvent>, StoreError> {
-        let q = sqlx::query(crate::select_events!(
-            "where position > $1 order by position limit $2"
-        ))
-        .bind(after as i64)
-        .bind(i64::from(limit));
-        self.fetch(q).await
-    }
-
-    async fn read_category(
-        &self,
-        category: &str,
-        after: u64,
-        limit: u32,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let q = sqlx::query(crate::select_events!(
-            "where category = $1 and position > $2 order by position limit $3"
-        ))
-        .bind(category)
-        .bind(after as i64)
-        .bind(i64::from(limit));
-        Ok(self
-            .fetch(q)
-            .await?
-            .into_iter()
-            .map(|e| self.upcasters.upcast(e))
-            .collect())
-    }
-
-    async fn import_batch(&self, rows: Vec<RecordedEvent>) -> Result<u64, StoreError> {
-        let head = writer::import_rows(self.log.as_ref(), &rows).await?;
-        writer::advance(&self.head_tx, head);
-        Ok(head)
-    }
-
-    async fn find_command(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {
-        let rows = sqlx::query(
-            "select position, stream_version from events where command_id = $1 order by position",
-        )
-        .bind(command_id)
-        .fetch_all(&self.pool)
-        .await?;
-        crate::command_outcome(
-            rows.iter()
-                .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?))),
-        )
-    }
-
-    async fn head_position(&self) -> Result<u64, StoreError> {
-        let p: i64 = sqlx::query_scalar("select coalesce(max(position), 0) from events")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(p as u64)
-    }
-
-    fn watch_head(&self) -> watch::Receiver<u64> {
-        self.head.clone()
-    }
-
-    fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
-    }
-
-    fn upcasters(&self) -> &Upcasters {
-        &self.upcasters
-    }
-}
+impl_event_log!(
+    PostgresStore,
+    stream: "where stream_id = $1 and stream_version >= $2 order by stream_version",
+    all: "where position > $1 order by position limit $2",
+    category: "where category = $1 and position > $2 order by position limit $3",
+    command: "select position, stream_version from events where command_id = $1 order by position",
+    bind_command: |command_id| command_id,
+);
