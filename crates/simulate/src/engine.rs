@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use xingcun_domain::ranking::IndexDefinition;
 use xingcun_domain::{Actor, Aggregate, Rejection};
-use xingcun_store::{CommandMeta, EventLog, Executed, Executor, ManualClock};
+use xingcun_store::{CommandMeta, EventLog, Executor, ManualClock, Pipeline, Submitted};
 
 use crate::SimError;
 use crate::bidding::ListingSim;
@@ -133,8 +133,12 @@ pub(crate) struct ScriptedDraft {
     pub village: usize,
 }
 
+/// Appends the simulator keeps in flight: its commands are decided against the states it
+/// keeps in memory and committed by the store in groups (see [`Pipeline`]).
+const PIPELINE_WINDOW: usize = 2048;
+
 pub(crate) struct Engine<'a, L: EventLog> {
-    ex: &'a Executor<L>,
+    ex: Pipeline<L>,
     clock: &'a ManualClock,
     pub rng: Rng,
     pub now: DateTime<Utc>,
@@ -167,7 +171,7 @@ impl<'a, L: EventLog> Engine<'a, L> {
         cat: CatalogueState,
     ) -> Self {
         Engine {
-            ex,
+            ex: ex.pipeline(PIPELINE_WINDOW),
             clock,
             rng: Rng::new(seed),
             now: start,
@@ -219,7 +223,7 @@ impl<'a, L: EventLog> Engine<'a, L> {
         command: A::Command,
         actor: &Actor,
         correlation: Option<Uuid>,
-    ) -> Result<Option<Executed>, SimError>
+    ) -> Result<Option<Submitted>, SimError>
     where
         A: Aggregate,
         A::Command: Clone,
@@ -233,9 +237,9 @@ impl<'a, L: EventLog> Engine<'a, L> {
             causation_id: None,
         };
         self.commands += 1;
-        match self.ex.execute::<A>(id, command, actor, meta).await {
+        match self.ex.submit::<A>(id, command, actor, meta).await {
             Ok(Ok(done)) => {
-                self.events += done.positions.len() as u64;
+                self.events += done.events as u64;
                 Ok(Some(done))
             }
             Ok(Err(rejection)) => {
@@ -255,8 +259,17 @@ impl<'a, L: EventLog> Engine<'a, L> {
         }
     }
 
-    /// Fold a stream (after the simulator changed it) to refresh its own copy.
-    pub(crate) async fn load<A: Aggregate>(&self, id: &str) -> Result<A, SimError> {
+    /// Wait until everything issued so far is stored.
+    pub(crate) async fn flush(&mut self) -> Result<(), SimError> {
+        self.ex.flush().await.map_err(|source| SimError::Execute {
+            stream: "(in flight)".into(),
+            source,
+        })
+    }
+
+    /// A stream's state with everything issued so far applied, to refresh the simulator's
+    /// own copy.
+    pub(crate) async fn load<A: Aggregate + Clone>(&mut self, id: &str) -> Result<A, SimError> {
         self.ex
             .load::<A>(id)
             .await

@@ -280,6 +280,7 @@ pub async fn simulate<L: EventLog>(
             events: engine.events,
         });
     }
+    engine.flush().await?;
     Ok(SimSummary {
         preset: config.preset,
         seed: config.seed,

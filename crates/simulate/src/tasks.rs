@@ -376,7 +376,7 @@ impl<L: EventLog> Engine<'_, L> {
         at: DateTime<Utc>,
         input: DraftInput,
         staff: &xingcun_domain::Actor,
-    ) -> Result<Option<xingcun_store::Executed>, SimError> {
+    ) -> Result<Option<xingcun_store::Submitted>, SimError> {
         let t = &self.tasks[task];
         let town = &self.world.towns[t.town];
         let command = TaskCommand::DraftTask {
@@ -564,7 +564,7 @@ impl<L: EventLog> Engine<'_, L> {
                 )
                 .await?
             {
-                duplicate |= done.positions.len() > 1;
+                duplicate |= done.events > 1;
             }
             let stream = assignment.to_string();
             if self

@@ -6,7 +6,7 @@
 //! `Err(ExecuteError)` is the machinery failing.
 
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -16,6 +16,7 @@ use xingcun_domain::{Actor, Aggregate, CommandContext, DomainEvent};
 use crate::EventLog;
 use crate::error::StoreError;
 use crate::model::{AppendRequest, EventMetadata, ExpectedVersion, NewEvent, StreamId};
+use crate::writer::PendingAppend;
 
 /// Attempts before a contended command gives up with [`ExecuteError::Conflict`].
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
@@ -71,13 +72,17 @@ pub enum ExecuteError {
         position: u64,
         reason: String,
     },
+    /// An append queued by a [`Pipeline`] was not stored as it was decided (another writer
+    /// moved the stream, or the command id had been used before).
+    #[error("queued append to {stream_id} was not stored as decided: {reason}")]
+    Diverged { stream_id: String, reason: String },
 }
 
 impl ExecuteError {
     pub fn code(&self) -> &'static str {
         match self {
             ExecuteError::Store(e) => e.code(),
-            ExecuteError::Conflict { .. } => "CONFLICT",
+            ExecuteError::Conflict { .. } | ExecuteError::Diverged { .. } => "CONFLICT",
             ExecuteError::Undecodable { .. } => "INTERNAL",
         }
     }
@@ -97,9 +102,37 @@ pub struct Executor<L> {
 /// command whose append then names the cached version as the expected one. If another
 /// writer (another process) moved the stream on, the append conflicts, the entry is dropped
 /// and the stream is reloaded from the log.
+///
+/// Two generations bound the memory: when the current one is full it becomes the previous
+/// one (the older previous one is dropped), and a hit in the previous generation moves the
+/// entry back to the current one. Streams in use stay; streams nobody touched for a whole
+/// generation go. At most twice `capacity` states are held.
 struct StateCache {
-    entries: HashMap<String, (Box<dyn Any + Send>, u64)>,
+    current: HashMap<String, CachedState>,
+    previous: HashMap<String, CachedState>,
     capacity: usize,
+}
+
+type CachedState = (Box<dyn Any + Send>, u64);
+
+impl StateCache {
+    fn take(&mut self, stream: &str) -> Option<CachedState> {
+        self.current
+            .remove(stream)
+            .or_else(|| self.previous.remove(stream))
+    }
+
+    fn put(&mut self, stream: &str, entry: CachedState) {
+        if self.current.len() >= self.capacity && !self.current.contains_key(stream) {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        self.current.insert(stream.to_owned(), entry);
+    }
+
+    fn clear(&mut self) {
+        self.current.clear();
+        self.previous.clear();
+    }
 }
 
 impl<L: EventLog> Executor<L> {
@@ -111,13 +144,14 @@ impl<L: EventLog> Executor<L> {
         }
     }
 
-    /// Keep up to `capacity` folded aggregate states in memory, so a command on a stream
-    /// this executor touched recently does not re-read and re-fold the stream. For long runs
-    /// of commands from one process (the simulator, imports of reference data). When full,
-    /// the cache is emptied and refills.
+    /// Keep up to `capacity` folded aggregate states in memory (twice that at most, see
+    /// the two generations of the cache), so a command on a stream this executor touched
+    /// recently does not re-read and re-fold the stream. For long runs of commands from one
+    /// process (the simulator, imports of reference data).
     pub fn with_state_cache(mut self, capacity: usize) -> Self {
         self.cache = Some(Arc::new(Mutex::new(StateCache {
-            entries: HashMap::new(),
+            current: HashMap::new(),
+            previous: HashMap::new(),
             capacity: capacity.max(1),
         })));
         self
@@ -126,19 +160,36 @@ impl<L: EventLog> Executor<L> {
     fn cached<A: Aggregate>(&self, stream: &StreamId) -> Option<(A, u64)> {
         let cache = self.cache.as_ref()?;
         let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
-        let (state, version) = cache.entries.remove(stream.as_str())?;
+        let (state, version) = cache.take(stream.as_str())?;
         state.downcast::<A>().ok().map(|s| (*s, version))
     }
 
     fn keep<A: Aggregate>(&self, stream: &StreamId, state: A, version: u64) {
         if let Some(cache) = &self.cache {
             let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
-            if cache.entries.len() >= cache.capacity {
-                cache.entries.clear();
-            }
-            cache
-                .entries
-                .insert(stream.as_str().to_owned(), (Box::new(state), version));
+            cache.put(stream.as_str(), (Box::new(state), version));
+        }
+    }
+
+    fn forget_cached_states(&self) {
+        if let Some(cache) = &self.cache {
+            cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        }
+    }
+
+    /// A [`Pipeline`] over this executor's log, keeping up to `window` appends in flight.
+    /// It needs a state cache; without one it gets a cache of `window * 16` states.
+    pub fn pipeline(&self, window: usize) -> Pipeline<L> {
+        let window = window.max(1);
+        let executor = match self.cache {
+            Some(_) => self.clone(),
+            None => self.clone().with_state_cache(window.saturating_mul(16)),
+        };
+        Pipeline {
+            executor,
+            in_flight: VecDeque::new(),
+            streams_in_flight: HashMap::new(),
+            window,
         }
     }
 
@@ -258,6 +309,181 @@ impl<L: EventLog> Executor<L> {
             stream_id: stream.to_string(),
             attempts: self.max_attempts,
         })
+    }
+}
+
+/// What a command queued by a [`Pipeline`] decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    pub stream_id: String,
+    /// The stream's version once the append is stored.
+    pub stream_version: u64,
+    /// Events the command appends (0 if it decided nothing).
+    pub events: usize,
+}
+
+/// Commands issued back to back without waiting for each one to commit: the writer then
+/// stores many of them in one group commit, one transaction and one fsync, instead of one
+/// each. For a single writer that owns the streams it touches (the simulator, bulk loads of
+/// reference data); a server handling cadres' requests uses [`Executor::execute`].
+///
+/// Each command is decided against the state its predecessors left in the cache, not
+/// against the log, and queued with that version as the expected one. Order is kept: the
+/// writer stores queued appends in the order they were queued, each stamped with the
+/// store's clock when it was queued, so a pipeline on a manual clock writes the same log,
+/// byte for byte, however its appends are grouped.
+///
+/// What it gives up, against `execute`: no look-up of the command id before deciding (the
+/// writer still refuses a re-sent one), and no retry. If any queued append is not stored as
+/// decided, the next call reports [`ExecuteError::Diverged`] (or the store's error), the
+/// cached states are forgotten and the appends still in flight are abandoned: appends
+/// queued behind the failed one may or may not have been stored. A stream that is not in
+/// the cache is read from the log; if appends to it are still in flight (its state left the
+/// cache meanwhile), only after they have been stored.
+pub struct Pipeline<L> {
+    executor: Executor<L>,
+    in_flight: VecDeque<(String, u64, PendingAppend)>,
+    /// Appends in flight per stream.
+    streams_in_flight: HashMap<String, usize>,
+    window: usize,
+}
+
+impl<L: EventLog> Pipeline<L> {
+    pub fn log(&self) -> &L {
+        self.executor.log()
+    }
+
+    /// Appends queued and not yet confirmed.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Decide `command` against `{A::CATEGORY}-{id}` as `actor` at the store's clock and
+    /// queue its events. `Ok(Err(rejection))` is the domain refusing it (nothing queued).
+    pub async fn submit<A: Aggregate>(
+        &mut self,
+        id: &str,
+        command: A::Command,
+        actor: &Actor,
+        meta: CommandMeta,
+    ) -> Result<Result<Submitted, A::Error>, ExecuteError> {
+        let stream = StreamId::of(A::CATEGORY, id)?;
+        let (mut state, version) = self.state_of::<A>(&stream).await?;
+        let ctx = CommandContext {
+            actor,
+            now: self.executor.log.clock().now(),
+        };
+        let events = match state.decide(command, &ctx) {
+            Ok(events) => events,
+            Err(rejection) => {
+                self.executor.keep(&stream, state, version);
+                return Ok(Err(rejection));
+            }
+        };
+        if events.is_empty() {
+            self.executor.keep(&stream, state, version);
+            return Ok(Ok(Submitted {
+                stream_id: stream.to_string(),
+                stream_version: version,
+                events: 0,
+            }));
+        }
+        let request = to_request(&stream, version, &events, actor, meta)?;
+        let pending = match self.executor.log.enqueue(request).await {
+            Ok(pending) => pending,
+            Err(e) => return Err(self.abandon(e.into())),
+        };
+        for event in &events {
+            state.evolve(event);
+        }
+        let stream_version = version + events.len() as u64;
+        self.executor.keep(&stream, state, stream_version);
+        *self
+            .streams_in_flight
+            .entry(stream.as_str().to_owned())
+            .or_default() += 1;
+        self.in_flight
+            .push_back((stream.to_string(), stream_version, pending));
+        while self.in_flight.len() > self.window {
+            self.settle_oldest().await?;
+        }
+        Ok(Ok(Submitted {
+            stream_id: stream.to_string(),
+            stream_version,
+            events: events.len(),
+        }))
+    }
+
+    /// The state of `{A::CATEGORY}-{id}` with everything queued so far applied.
+    pub async fn load<A: Aggregate + Clone>(&mut self, id: &str) -> Result<(A, u64), ExecuteError> {
+        let stream = StreamId::of(A::CATEGORY, id)?;
+        let (state, version) = self.state_of::<A>(&stream).await?;
+        self.executor.keep(&stream, state.clone(), version);
+        Ok((state, version))
+    }
+
+    /// Wait until every queued append is stored.
+    pub async fn flush(&mut self) -> Result<(), ExecuteError> {
+        while !self.in_flight.is_empty() {
+            self.settle_oldest().await?;
+        }
+        Ok(())
+    }
+
+    async fn state_of<A: Aggregate>(
+        &mut self,
+        stream: &StreamId,
+    ) -> Result<(A, u64), ExecuteError> {
+        if let Some(hit) = self.executor.cached::<A>(stream) {
+            return Ok(hit);
+        }
+        if self.streams_in_flight.contains_key(stream.as_str()) {
+            self.flush().await?;
+        }
+        self.executor.load_stream::<A>(stream).await
+    }
+
+    async fn settle_oldest(&mut self) -> Result<(), ExecuteError> {
+        let Some((stream_id, expected, pending)) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        if let Some(count) = self.streams_in_flight.get_mut(&stream_id) {
+            *count -= 1;
+            if *count == 0 {
+                self.streams_in_flight.remove(&stream_id);
+            }
+        }
+        let failure = match pending.outcome().await {
+            Ok(outcome) if !outcome.duplicate && outcome.stream_version == expected => {
+                return Ok(());
+            }
+            Ok(outcome) if outcome.duplicate => ExecuteError::Diverged {
+                stream_id,
+                reason: "its command id was already in the log".into(),
+            },
+            Ok(outcome) => ExecuteError::Diverged {
+                reason: format!(
+                    "stored at version {}, decided for {expected}",
+                    outcome.stream_version
+                ),
+                stream_id,
+            },
+            Err(StoreError::Conflict {
+                expected, actual, ..
+            }) => ExecuteError::Diverged {
+                reason: format!("another writer moved it from version {expected} to {actual}"),
+                stream_id,
+            },
+            Err(e) => e.into(),
+        };
+        Err(self.abandon(failure))
+    }
+
+    fn abandon(&mut self, error: ExecuteError) -> ExecuteError {
+        self.in_flight.clear();
+        self.streams_in_flight.clear();
+        self.executor.forget_cached_states();
+        error
     }
 }
 

@@ -25,12 +25,12 @@ macro_rules! impl_event_log {
         bind_command: |$id:ident| $bind:expr $(,)?
     ) => {
         impl $crate::EventLog for $store {
-            async fn append(
+            async fn enqueue(
                 &self,
                 request: $crate::model::AppendRequest,
-            ) -> Result<$crate::model::AppendOutcome, $crate::StoreError> {
+            ) -> Result<$crate::writer::PendingAppend, $crate::StoreError> {
                 $crate::validate_request(&request)?;
-                self.writer.append(request).await
+                self.writer.enqueue(request).await
             }
 
             async fn read_stream(
@@ -141,7 +141,7 @@ pub mod writer;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{StoreError, redact_url};
-pub use executor::{CommandMeta, ExecuteError, Executed, Executor};
+pub use executor::{CommandMeta, ExecuteError, Executed, Executor, Pipeline, Submitted};
 pub use model::{
     AppendOutcome, AppendRequest, EventMetadata, ExpectedVersion, NewEvent, RecordedEvent, StreamId,
 };
@@ -150,6 +150,7 @@ pub use sqlite::SqliteStore;
 pub use subscribe::subscribe;
 pub use upcast::Upcasters;
 pub use verify::{Tamper, VerifyReport, verify};
+pub use writer::PendingAppend;
 
 /// `select <all event columns> from events <tail>` as one `&'static str`.
 #[macro_export]
@@ -167,13 +168,24 @@ macro_rules! select_events {
 /// The event log, whatever the backend. Every method is a read or an append: there is no
 /// update or delete path.
 pub trait EventLog: Clone + Send + Sync + 'static {
+    /// Queue an append to the writer and return as soon as it is queued; the outcome comes
+    /// with [`PendingAppend::outcome`]. Appends are written in the order they were queued,
+    /// each stamped with the store's clock at queueing. A caller that does not wait for
+    /// one append before queueing the next lets the writer commit many in one transaction.
+    fn enqueue(
+        &self,
+        request: AppendRequest,
+    ) -> impl Future<Output = Result<PendingAppend, StoreError>> + Send;
+
     /// Append events to one stream in one transaction, checked against the expected version.
     /// Re-sending the same event ids (or command id) appends nothing and returns the
     /// original positions with `duplicate: true`.
     fn append(
         &self,
         request: AppendRequest,
-    ) -> impl Future<Output = Result<AppendOutcome, StoreError>> + Send;
+    ) -> impl Future<Output = Result<AppendOutcome, StoreError>> + Send {
+        async move { self.enqueue(request).await?.outcome().await }
+    }
     /// Events of one stream from `from_version` (1 = the first), upcast to current shapes.
     fn read_stream(
         &self,
@@ -269,8 +281,8 @@ macro_rules! dispatch {
 }
 
 impl EventLog for Store {
-    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-        dispatch!(self, s => s.append(request).await)
+    async fn enqueue(&self, request: AppendRequest) -> Result<PendingAppend, StoreError> {
+        dispatch!(self, s => s.enqueue(request).await)
     }
     async fn read_stream(
         &self,

@@ -106,11 +106,11 @@ impl PostgresStore {
     ) -> Result<HeldAppend, StoreError> {
         crate::validate_request(&request)?;
         let mut tx = self.log.begin().await?;
+        let received = writer::Received::now(request, self.clock.as_ref());
         let (mut outcomes, rows, head) = writer::plan_in_tx(
             self.log.as_ref(),
             &mut tx,
-            self.clock.as_ref(),
-            std::slice::from_ref(&request),
+            std::slice::from_ref(&received),
             true,
         )
         .await?;

@@ -14,6 +14,11 @@
 //! commits them together (group commit): under load, 32 concurrent commands cost one
 //! transaction and one fsync, not 32. Each request still gets its own optimistic
 //! concurrency check and its own outcome; a conflicting request does not fail the others.
+//!
+//! Each request carries the store's clock reading from when it was queued ([`Received`]):
+//! that, not the commit, is its recorded time. So a request's time does not depend on the
+//! group it lands in, and a caller that queues without waiting (an
+//! [`Executor::pipeline`](crate::Executor::pipeline)) writes the same log as one that waits.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -97,20 +102,55 @@ pub trait LogBackend: Send + Sync + 'static {
 
 type Reply = oneshot::Sender<Result<AppendOutcome, StoreError>>;
 
+/// An append request as the writer received it: stamped with the store's clock at the
+/// moment it was queued. That reading becomes its events' `recorded_at` (raised to the
+/// log's last recorded time if the clock is behind it), so a request's time does not depend
+/// on which group commit it happens to share, and a caller that queues requests one after
+/// another on a manual clock gets the same times whatever the grouping.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub request: AppendRequest,
+    pub at: DateTime<Utc>,
+}
+
+impl Received {
+    pub fn now(request: AppendRequest, clock: &dyn Clock) -> Self {
+        Received {
+            request,
+            at: hash::truncate_to_micros(clock.now()),
+        }
+    }
+}
+
+/// An append queued to the writer, not yet known to be committed.
+#[must_use = "an append is only known to be stored once its outcome has been awaited"]
+pub struct PendingAppend(oneshot::Receiver<Result<AppendOutcome, StoreError>>);
+
+impl PendingAppend {
+    /// Wait for the group commit that carries this append.
+    pub async fn outcome(self) -> Result<AppendOutcome, StoreError> {
+        self.0.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
 /// Handle to the writer task.
 #[derive(Clone)]
 pub struct WriterHandle {
-    queue: mpsc::Sender<(AppendRequest, Reply)>,
+    queue: mpsc::Sender<(Received, Reply)>,
+    clock: Arc<dyn Clock>,
 }
 
 impl WriterHandle {
-    pub async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
+    /// Queue an append (waiting only if the queue is full). Requests are written in the
+    /// order they were queued.
+    pub async fn enqueue(&self, request: AppendRequest) -> Result<PendingAppend, StoreError> {
         let (tx, rx) = oneshot::channel();
+        let received = Received::now(request, self.clock.as_ref());
         self.queue
-            .send((request, tx))
+            .send((received, tx))
             .await
             .map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        Ok(PendingAppend(rx))
     }
 }
 
@@ -120,25 +160,23 @@ pub fn spawn_writer<B: LogBackend>(
     clock: Arc<dyn Clock>,
     head_tx: Arc<watch::Sender<u64>>,
 ) -> WriterHandle {
-    let (queue, mut rx) = mpsc::channel::<(AppendRequest, Reply)>(4096);
+    let (queue, mut rx) = mpsc::channel::<(Received, Reply)>(4096);
     tokio::spawn(async move {
-        let mut group: Vec<(AppendRequest, Reply)> = Vec::new();
+        let mut group: Vec<(Received, Reply)> = Vec::new();
         while let Some(first) = rx.recv().await {
-            let mut events = first.0.events.len();
+            let mut events = first.0.request.events.len();
             group.push(first);
             while group.len() < MAX_GROUP_REQUESTS && events < MAX_GROUP_EVENTS {
                 match rx.try_recv() {
                     Ok(next) => {
-                        events += next.0.events.len();
+                        events += next.0.request.events.len();
                         group.push(next);
                     }
                     Err(_) => break,
                 }
             }
             let (requests, replies): (Vec<_>, Vec<_>) = group.drain(..).unzip();
-            let outcomes = match commit_group(backend.as_ref(), clock.as_ref(), &requests, false)
-                .await
-            {
+            let outcomes = match commit_group(backend.as_ref(), &requests, false).await {
                 Ok((outcomes, head)) => {
                     advance(&head_tx, head);
                     outcomes
@@ -154,7 +192,7 @@ pub fn spawn_writer<B: LogBackend>(
                     let mut outcomes = Vec::with_capacity(requests.len());
                     for request in &requests {
                         let single = std::slice::from_ref(request);
-                        match commit_group(backend.as_ref(), clock.as_ref(), single, true).await {
+                        match commit_group(backend.as_ref(), single, true).await {
                             Ok((mut single, head)) => {
                                 advance(&head_tx, head);
                                 outcomes.push(single.pop().unwrap_or(Err(StoreError::Closed)));
@@ -170,7 +208,7 @@ pub fn spawn_writer<B: LogBackend>(
             }
         }
     });
-    WriterHandle { queue }
+    WriterHandle { queue, clock }
 }
 
 /// Move the watched head forward (never back).
@@ -192,13 +230,11 @@ pub fn advance(head_tx: &watch::Sender<u64>, head: u64) {
 /// and answers with their positions. Command ids are always looked up (one per request).
 pub async fn commit_group<B: LogBackend>(
     backend: &B,
-    clock: &dyn Clock,
-    requests: &[AppendRequest],
+    requests: &[Received],
     check_event_ids: bool,
 ) -> Result<(Vec<Result<AppendOutcome, StoreError>>, u64), StoreError> {
     let mut tx = backend.begin().await?;
-    let (outcomes, rows, head) =
-        plan_in_tx(backend, &mut tx, clock, requests, check_event_ids).await?;
+    let (outcomes, rows, head) = plan_in_tx(backend, &mut tx, requests, check_event_ids).await?;
     if rows.is_empty() {
         // Nothing new (all duplicates or conflicts): end the transaction without notifying.
         backend.commit(tx, 0).await?;
@@ -213,8 +249,7 @@ pub async fn commit_group<B: LogBackend>(
 pub async fn plan_in_tx<B: LogBackend>(
     backend: &B,
     tx: &mut B::Tx,
-    clock: &dyn Clock,
-    requests: &[AppendRequest],
+    requests: &[Received],
     check_event_ids: bool,
 ) -> Result<
     (
@@ -227,33 +262,31 @@ pub async fn plan_in_tx<B: LogBackend>(
     let event_ids: Vec<Uuid> = if check_event_ids {
         requests
             .iter()
-            .flat_map(|r| r.events.iter().map(|e| e.event_id))
+            .flat_map(|r| r.request.events.iter().map(|e| e.event_id))
             .collect()
     } else {
         Vec::new()
     };
     let command_ids: Vec<Uuid> = requests
         .iter()
-        .filter_map(|r| r.metadata.command_id)
+        .filter_map(|r| r.request.metadata.command_id)
         .collect();
     let mut streams: Vec<String> = requests
         .iter()
-        .map(|r| r.stream_id.as_str().to_owned())
+        .map(|r| r.request.stream_id.as_str().to_owned())
         .collect();
     streams.sort();
     streams.dedup();
     let (head, existing, versions) = backend
         .read_for_plan(tx, &event_ids, &command_ids, &streams)
         .await?;
-    let now = hash::truncate_to_micros(clock.now());
-    Ok(plan(head, now, requests, &existing, versions))
+    Ok(plan(head, requests, &existing, versions))
 }
 
 /// The pure part of an append: duplicates, version checks, positions, times and hashes.
 pub fn plan(
     head: Head,
-    now: DateTime<Utc>,
-    requests: &[AppendRequest],
+    requests: &[Received],
     existing: &[Existing],
     mut versions: HashMap<String, u64>,
 ) -> (
@@ -261,15 +294,14 @@ pub fn plan(
     Vec<RecordedEvent>,
     u64,
 ) {
-    // Recorded time never runs backwards in the log, even if the server clock does.
-    let recorded_at = head.recorded_at.map_or(now, |last| now.max(last));
+    let mut last_recorded = head.recorded_at;
     let mut position = head.position;
     let mut prev_hash = head.hash;
     let mut rows: Vec<RecordedEvent> = Vec::new();
     let mut seen_commands: HashMap<Uuid, AppendOutcome> = HashMap::new();
     let mut outcomes = Vec::with_capacity(requests.len());
 
-    for request in requests {
+    for Received { request, at } in requests {
         if let Some(outcome) = duplicate_of(request, existing, &seen_commands) {
             outcomes.push(Ok(outcome));
             continue;
@@ -286,6 +318,9 @@ pub fn plan(
             }));
             continue;
         }
+        // Recorded time never runs backwards in the log, even if the server clock does.
+        let recorded_at = last_recorded.map_or(*at, |last| (*at).max(last));
+        last_recorded = Some(recorded_at);
         let mut positions = Vec::with_capacity(request.events.len());
         let mut version = actual;
         for event in &request.events {

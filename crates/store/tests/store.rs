@@ -868,7 +868,7 @@ async fn unreachable_database_names_the_url_without_its_password() {
 // ---------------------------------------------------------------- the command executor
 
 /// A small aggregate for the executor: a counter that refuses to pass a ceiling.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Tally {
     count: u32,
 }
@@ -1102,6 +1102,109 @@ async fn state_cache_never_decides_on_a_stale_state(store: Store, _clock: Manual
 both!(
     executor_state_cache,
     state_cache_never_decides_on_a_stale_state
+);
+
+/// Commands issued through a pipeline (appends in flight, group commits of any size) write
+/// the very log that `execute`, one command after another, writes: the same order, times
+/// and hashes. The cache is tiny so that states leave it while their appends are in flight.
+async fn pipeline_writes_what_execute_writes(store: Store, clock: ManualClock) {
+    let reference_clock = self::clock();
+    let reference = sqlite_store(&reference_clock).await;
+    let one_by_one = Executor::new(reference.clone());
+    let mut pipeline = Executor::new(store.clone())
+        .with_state_cache(3)
+        .pipeline(16);
+    let actor = Actor::system();
+    let mut accepted = 0;
+    for i in 0..300u32 {
+        let id = format!("p{}", i % 7);
+        let command = match i % 11 {
+            0 => TallyCommand::Add(2_000), // over the ceiling: refused, nothing queued
+            5 => TallyCommand::Nothing,
+            _ => TallyCommand::Add(i % 4 + 1),
+        };
+        let meta = CommandMeta::with_command_id(Uuid::from_u128(u128::from(i) + 1));
+        for c in [&clock, &reference_clock] {
+            c.advance(chrono::Duration::milliseconds(1_500));
+        }
+        let expected = one_by_one
+            .execute::<Tally>(&id, command.clone(), &actor, meta)
+            .await
+            .expect("machinery")
+            .map(|done| (done.stream_version, done.positions.len()));
+        let got = pipeline
+            .submit::<Tally>(&id, command, &actor, meta)
+            .await
+            .expect("machinery")
+            .map(|queued| (queued.stream_version, queued.events));
+        match (&expected, &got) {
+            (Ok(e), Ok(g)) => assert_eq!(e, g, "command {i}"),
+            (Err(TallyError::OverCeiling), Err(TallyError::OverCeiling)) => {}
+            _ => panic!("command {i}: execute gave {expected:?}, the pipeline {got:?}"),
+        }
+        accepted += usize::from(matches!(got, Ok((_, 1))));
+        if i == 150 {
+            // What the pipeline reports includes what is still in flight.
+            let (seen, _) = pipeline.load::<Tally>("p3").await.expect("load");
+            let (truth, _) = one_by_one.load::<Tally>("p3").await.expect("load");
+            assert_eq!(seen.count, truth.count);
+        }
+    }
+    pipeline.flush().await.expect("flush");
+    assert_eq!(pipeline.in_flight(), 0);
+    let ours = store.read_all_raw(0, 1_000).await.expect("read");
+    let theirs = reference.read_all_raw(0, 1_000).await.expect("read");
+    assert_eq!(ours.len(), accepted);
+    assert_eq!(ours, theirs);
+    assert!(verify(&store).await.expect("verify").is_intact());
+}
+both!(pipeline_same_log, pipeline_writes_what_execute_writes);
+
+/// A pipeline decides on the states it keeps; if another writer moves a stream behind its
+/// back, the queued append conflicts and the pipeline says so instead of losing it.
+async fn pipeline_reports_a_stream_moved_behind_its_back(store: Store, _clock: ManualClock) {
+    let mut pipeline = Executor::new(store.clone()).pipeline(64);
+    let other = Executor::new(store.clone());
+    let actor = Actor::system();
+    let meta = CommandMeta::default;
+    let add = |n| TallyCommand::Add(n);
+    pipeline
+        .submit::<Tally>("d1", add(1), &actor, meta())
+        .await
+        .expect("m")
+        .expect("ok");
+    pipeline.flush().await.expect("stored");
+    other
+        .execute::<Tally>("d1", add(10), &actor, meta())
+        .await
+        .expect("m")
+        .expect("ok");
+    let queued = pipeline
+        .submit::<Tally>("d1", add(100), &actor, meta())
+        .await
+        .expect("queued on a stale state")
+        .expect("ok");
+    assert_eq!(queued.stream_version, 2);
+    match pipeline.flush().await {
+        Err(ExecuteError::Diverged { stream_id, reason }) => {
+            assert_eq!(stream_id, "tally-d1");
+            assert!(reason.contains("another writer"), "{reason}");
+        }
+        other => panic!("expected Diverged, got {other:?}"),
+    }
+    // The pipeline forgot what it believed and reads the log again.
+    pipeline
+        .submit::<Tally>("d1", add(100), &actor, meta())
+        .await
+        .expect("m")
+        .expect("ok");
+    pipeline.flush().await.expect("stored");
+    let (state, version) = other.load::<Tally>("d1").await.expect("load");
+    assert_eq!((state.count, version), (111, 3));
+}
+both!(
+    pipeline_divergence,
+    pipeline_reports_a_stream_moved_behind_its_back
 );
 
 // ---------------------------------------------------------------- export and import
