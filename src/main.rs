@@ -78,6 +78,10 @@ enum Command {
         /// First simulated day (the baseline year before screening took effect is 2023).
         #[arg(long, default_value = "2023-01-01")]
         start: chrono::NaiveDate,
+        /// Every cadre with work in hand reports progress each working day (进度日报):
+        /// several times the events, for scale benchmarks. Not the published shape.
+        #[arg(long)]
+        daily_progress: bool,
     },
     /// Recompute the hash chain over the whole log. Exit code 1 names the first position
     /// that was altered, deleted or inserted; 0 prints the head hash to keep on record.
@@ -118,6 +122,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         years,
         seed,
         start,
+        daily_progress,
     } = command
     {
         let config = SimConfig {
@@ -125,6 +130,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             years,
             seed,
             start,
+            daily_progress,
         };
         return simulate_into(&cli.database_url, &config).await;
     }

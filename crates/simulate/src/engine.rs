@@ -159,6 +159,8 @@ pub(crate) struct Engine<'a, L: EventLog> {
     pub index_definition: IndexDefinition,
     /// Used person ids (ids are drawn at random and must not repeat).
     pub person_ids: std::collections::BTreeSet<String>,
+    /// Cadres report progress every working day (see [`crate::SimConfig::daily_progress`]).
+    pub daily_progress: bool,
 }
 
 impl<'a, L: EventLog> Engine<'a, L> {
@@ -191,6 +193,7 @@ impl<'a, L: EventLog> Engine<'a, L> {
             listings: Vec::new(),
             index_definition: IndexDefinition::default(),
             person_ids: std::collections::BTreeSet::new(),
+            daily_progress: false,
         }
     }
 

@@ -73,6 +73,8 @@ pub(crate) struct AssignSim {
     pub stage: AssignStage,
     pub assignee: Option<Assignee>,
     pub reworks: u32,
+    /// When the work was handed out and when the village plans to submit it.
+    pub planned: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 /// How towns behaved in a given month.
@@ -587,6 +589,7 @@ impl<L: EventLog> Engine<'_, L> {
                     stage: AssignStage::Issued,
                     assignee: None,
                     reworks: 0,
+                    planned: None,
                 });
                 self.tasks[task].assignments.push(a);
                 let next = after_work(&mut self.rng, at, 0, 2);
@@ -796,7 +799,20 @@ impl<L: EventLog> Engine<'_, L> {
                 t
             }
         };
-        if self.rng.chance(0.4) {
+        self.assignments[a].planned = Some((now, submit_at));
+        if self.daily_progress {
+            // 进度日报: a report every working day until the work is submitted.
+            let mut day = local_date(now) + chrono::Days::new(1);
+            loop {
+                day = next_workday(day);
+                let t = work_time(&mut self.rng, day);
+                if t >= submit_at {
+                    break;
+                }
+                self.schedule(t, Action::Progress { a });
+                day = day + chrono::Days::new(1);
+            }
+        } else if self.rng.chance(0.4) {
             let span = (submit_at - now).num_minutes().max(2);
             let mid = now + chrono::Duration::minutes(span / 2);
             let t = work_time(&mut self.rng, next_workday(local_date(mid)));
@@ -815,8 +831,15 @@ impl<L: EventLog> Engine<'_, L> {
             return Ok(());
         };
         let (stream, uuid) = self.assignment_stream(a);
+        let percent = match self.assignments[a].planned {
+            Some((from, to)) if self.daily_progress => {
+                let span = (to - from).num_minutes().max(1);
+                ((at - from).num_minutes() * 100 / span).clamp(1, 99)
+            }
+            _ => self.rng.range(30, 80),
+        };
         let command = AssignmentCommand::ReportProgress {
-            percent: self.rng.range(30, 80),
+            percent,
             note: self
                 .rng
                 .pick(PROGRESS_NOTES)

@@ -17,6 +17,7 @@ fn village_config(seed: u64) -> SimConfig {
         years: 1,
         seed,
         start: NaiveDate::from_ymd_opt(2023, 7, 1).expect("date"),
+        daily_progress: false,
     }
 }
 
@@ -132,6 +133,52 @@ async fn village_history_is_deterministic_verifies_and_counts() {
         .iter()
         .any(|e| e.event_type == "ListingAwarded" && e.payload["winner"] == "330624004202");
     assert!(tangcun_won);
+}
+
+/// 进度日报: with daily reports every assignment in progress reports on each working day,
+/// its percentage only going up; the log still verifies.
+#[tokio::test]
+async fn daily_progress_multiplies_the_reports() {
+    let (occasional_store, occasional) = run(&village_config(7)).await;
+    let occasional_reports = all_events(&occasional_store)
+        .await
+        .iter()
+        .filter(|e| e.event_type == "AssignmentProgressReported")
+        .count();
+    let daily_config = SimConfig {
+        daily_progress: true,
+        ..village_config(7)
+    };
+    let (store, daily) = run(&daily_config).await;
+    assert!(verify(&store).await.expect("verify").is_intact());
+    let events = all_events(&store).await;
+    let mut reports: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    for e in &events {
+        if e.event_type == "AssignmentProgressReported" {
+            let percent = e.payload["payload"]["percent"].as_u64().expect("percent");
+            reports
+                .entry(e.stream_id.as_str())
+                .or_default()
+                .push(percent);
+        }
+    }
+    let total: usize = reports.values().map(Vec::len).sum();
+    assert!(
+        daily.events * 2 > occasional.events * 3,
+        "daily {} against occasional {} events",
+        daily.events,
+        occasional.events
+    );
+    assert!(
+        total > occasional_reports * 4,
+        "{total} daily reports against {occasional_reports} occasional ones"
+    );
+    for (stream, percents) in &reports {
+        assert!(
+            percents.windows(2).all(|w| w[0] <= w[1]),
+            "{stream}: {percents:?}"
+        );
+    }
 }
 
 #[tokio::test]
