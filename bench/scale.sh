@@ -2,7 +2,8 @@
 # The scale benchmark: a simulated multi-year history of Shaoxing, moved between backends,
 # verified, and used as the starting point of the store benchmark.
 #
-#   bench/scale.sh [PRESET] [YEARS]      # default: city 3
+#   bench/scale.sh [PRESET] [YEARS] [SIMULATE FLAGS…]   # default: city 3
+#   bench/scale.sh city 10 --daily-progress
 #
 # Needs PostgreSQL at $XINGCUN_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres).
 # Prints wall time, events/s and peak memory (max RSS) of every command, the size on disk per
@@ -11,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PRESET="${1:-city}"
 YEARS="${2:-3}"
+shift $(( $# < 2 ? $# : 2 ))
 PG="${XINGCUN_BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 WORK="${BENCH_DIR:-$(mktemp -d /var/tmp/xingcun-scale.XXXXXX)}"
 mkdir -p "$WORK"
@@ -32,7 +34,7 @@ measure() { # label, then the command
 }
 
 echo "# xingcun scale benchmark: preset $PRESET, $YEARS years, $(nproc) cores, $(date -u +%F)"
-measure "simulate -> SQLite" $BIN --database-url "sqlite://$WORK/sim.db" simulate --preset "$PRESET" --years "$YEARS" --seed 1
+measure "simulate -> SQLite" $BIN --database-url "sqlite://$WORK/sim.db" simulate --preset "$PRESET" --years "$YEARS" --seed 1 "$@"
 tail -n 20 "$WORK/out"
 sim_secs=$(cat "$WORK/secs")
 measure "export (JSON Lines)" $BIN --database-url "sqlite://$WORK/sim.db" export "$WORK/city.jsonl"

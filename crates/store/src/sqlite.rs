@@ -29,6 +29,8 @@ use crate::writer::{Existing, Head, LogBackend, PlanReads, WriterHandle, spawn_w
 
 /// Rows per multi-row INSERT (13 bound values each; SQLite allows 32,766 per statement).
 const INSERT_CHUNK: usize = 2_000;
+/// Page cache per connection, in KiB (64 MiB; four connections at most).
+const SQLITE_CACHE_KIB: u32 = 65_536;
 
 /// The SQLite event store.
 #[derive(Clone)]
@@ -60,7 +62,11 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // A city's log outgrows SQLite's default 2 MiB page cache within months; the
+            // random-key indexes (event ids, stream ids) then miss it on every insert.
+            // Negative = KiB, per connection, allocated only as pages are touched.
+            .pragma("cache_size", format!("-{}", SQLITE_CACHE_KIB));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
