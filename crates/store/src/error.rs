@@ -23,6 +23,10 @@ pub enum StoreError {
     /// A stored row that does not decode (a corrupted database).
     #[error("corrupt event at position {position}: {reason}")]
     Corrupt { position: u64, reason: String },
+    /// An append queued behind one of its [`AppendChain`](crate::writer::AppendChain) that
+    /// was not stored as decided: it was decided on that one's result, so it is refused too.
+    #[error("append to {stream_id} refused: an earlier append it was decided after was not stored")]
+    ChainBroken { stream_id: String },
     #[error("the event store is shutting down")]
     Closed,
     #[error("database error: {0}")]
@@ -40,7 +44,7 @@ impl StoreError {
     /// Stable code for the API boundary.
     pub fn code(&self) -> &'static str {
         match self {
-            StoreError::Conflict { .. } => "CONFLICT",
+            StoreError::Conflict { .. } | StoreError::ChainBroken { .. } => "CONFLICT",
             StoreError::InvalidStreamId { .. } | StoreError::InvalidInput(_) => "INVALID_INPUT",
             _ => "INTERNAL",
         }

@@ -16,7 +16,7 @@ use xingcun_domain::{Actor, Aggregate, CommandContext, DomainEvent};
 use crate::EventLog;
 use crate::error::StoreError;
 use crate::model::{AppendRequest, EventMetadata, ExpectedVersion, NewEvent, StreamId};
-use crate::writer::PendingAppend;
+use crate::writer::{AppendChain, PendingAppend};
 
 /// Attempts before a contended command gives up with [`ExecuteError::Conflict`].
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
@@ -178,15 +178,22 @@ impl<L: EventLog> Executor<L> {
     }
 
     /// A [`Pipeline`] over this executor's log, keeping up to `window` appends in flight.
-    /// It needs a state cache; without one it gets a cache of `window * 16` states.
+    /// It has a state cache of its own (never shared with this executor, whose commands
+    /// must not decide on states that are not stored yet), as large as this executor's, or
+    /// `window * 16` states if this one has none.
     pub fn pipeline(&self, window: usize) -> Pipeline<L> {
         let window = window.max(1);
-        let executor = match self.cache {
-            Some(_) => self.clone(),
-            None => self.clone().with_state_cache(window.saturating_mul(16)),
-        };
+        let capacity = self
+            .cache
+            .as_ref()
+            .map_or(window.saturating_mul(16), |cache| {
+                cache.lock().unwrap_or_else(|p| p.into_inner()).capacity
+            });
         Pipeline {
-            executor,
+            executor: Executor::new(self.log.clone())
+                .with_max_attempts(self.max_attempts)
+                .with_state_cache(capacity),
+            chain: AppendChain::new(),
             in_flight: VecDeque::new(),
             streams_in_flight: HashMap::new(),
             window,
@@ -334,14 +341,21 @@ pub struct Submitted {
 /// byte for byte, however its appends are grouped.
 ///
 /// What it gives up, against `execute`: no look-up of the command id before deciding (the
-/// writer still refuses a re-sent one), and no retry. If any queued append is not stored as
-/// decided, the next call reports [`ExecuteError::Diverged`] (or the store's error), the
-/// cached states are forgotten and the appends still in flight are abandoned: appends
-/// queued behind the failed one may or may not have been stored. A stream that is not in
-/// the cache is read from the log; if appends to it are still in flight (its state left the
-/// cache meanwhile), only after they have been stored.
+/// writer still refuses a re-sent one), and no retry. An append's outcome is only looked at
+/// when it is settled: when more than `window` are in flight, on [`Pipeline::flush`], or
+/// when a stream with appends in flight is read again; a [`Submitted`] is provisional until
+/// then. If one is not stored as decided, that call reports [`ExecuteError::Diverged`] (or
+/// the store's error); the writer refuses every append queued after it in this pipeline
+/// ([`AppendChain`]: they were decided on its result), the pipeline waits for them to be
+/// refused, forgets its cached states, and goes on from what the log holds. A stream that
+/// is not in the cache is read from the log; if appends to it are still in flight (its
+/// state left the cache meanwhile), only after they have been stored.
+///
+/// Same log as `execute` means: on a [`ManualClock`](crate::ManualClock) set before each
+/// command, as the simulator does. On the system clock the times are those at queueing.
 pub struct Pipeline<L> {
     executor: Executor<L>,
+    chain: AppendChain,
     in_flight: VecDeque<(String, u64, PendingAppend)>,
     /// Appends in flight per stream.
     streams_in_flight: HashMap<String, usize>,
@@ -388,10 +402,22 @@ impl<L: EventLog> Pipeline<L> {
                 events: 0,
             }));
         }
-        let request = to_request(&stream, version, &events, actor, meta)?;
-        let pending = match self.executor.log.enqueue(request).await {
+        let request = match to_request(&stream, version, &events, actor, meta) {
+            Ok(request) => request,
+            Err(e) => {
+                self.executor.keep(&stream, state, version);
+                return Err(e.into());
+            }
+        };
+        let pending = match self.executor.log.enqueue(request, Some(&self.chain)).await {
             Ok(pending) => pending,
-            Err(e) => return Err(self.abandon(e.into())),
+            // Refused before it was queued (an event that can never be stored): nothing
+            // changed, the pipeline goes on.
+            Err(e @ StoreError::InvalidInput(_)) => {
+                self.executor.keep(&stream, state, version);
+                return Err(e.into());
+            }
+            Err(e) => return Err(self.abandon(e.into()).await),
         };
         for event in &events {
             state.evolve(event);
@@ -443,8 +469,14 @@ impl<L: EventLog> Pipeline<L> {
         self.executor.load_stream::<A>(stream).await
     }
 
+    /// Wait for the oldest append in flight. Cancel-safe: it leaves the queue only once its
+    /// outcome is known.
     async fn settle_oldest(&mut self) -> Result<(), ExecuteError> {
-        let Some((stream_id, expected, pending)) = self.in_flight.pop_front() else {
+        let Some((_, _, pending)) = self.in_flight.front_mut() else {
+            return Ok(());
+        };
+        let result = pending.wait().await;
+        let Some((stream_id, expected, _)) = self.in_flight.pop_front() else {
             return Ok(());
         };
         if let Some(count) = self.streams_in_flight.get_mut(&stream_id) {
@@ -453,10 +485,10 @@ impl<L: EventLog> Pipeline<L> {
                 self.streams_in_flight.remove(&stream_id);
             }
         }
-        let failure = match pending.outcome().await {
-            Ok(outcome) if !outcome.duplicate && outcome.stream_version == expected => {
-                return Ok(());
-            }
+        let failure = match result {
+            // A duplicate at the decided version is this very append, committed by an
+            // attempt whose answer was lost and found again by the writer's retry.
+            Ok(outcome) if outcome.stream_version == expected => return Ok(()),
             Ok(outcome) if outcome.duplicate => ExecuteError::Diverged {
                 stream_id,
                 reason: "its command id was already in the log".into(),
@@ -476,13 +508,18 @@ impl<L: EventLog> Pipeline<L> {
             },
             Err(e) => e.into(),
         };
-        Err(self.abandon(failure))
+        Err(self.abandon(failure).await)
     }
 
-    fn abandon(&mut self, error: ExecuteError) -> ExecuteError {
-        self.in_flight.clear();
+    /// After a failure: wait until the writer has dealt with everything still in flight
+    /// (the chain makes it refuse them), forget the cached states, start a new chain.
+    async fn abandon(&mut self, error: ExecuteError) -> ExecuteError {
+        for (_, _, mut pending) in self.in_flight.drain(..) {
+            let _ = pending.wait().await;
+        }
         self.streams_in_flight.clear();
         self.executor.forget_cached_states();
+        self.chain = AppendChain::new();
         error
     }
 }

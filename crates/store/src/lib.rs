@@ -28,9 +28,10 @@ macro_rules! impl_event_log {
             async fn enqueue(
                 &self,
                 request: $crate::model::AppendRequest,
+                chain: Option<&$crate::writer::AppendChain>,
             ) -> Result<$crate::writer::PendingAppend, $crate::StoreError> {
                 $crate::validate_request(&request)?;
-                self.writer.enqueue(request).await
+                self.writer.enqueue(request, chain).await
             }
 
             async fn read_stream(
@@ -150,7 +151,7 @@ pub use sqlite::SqliteStore;
 pub use subscribe::subscribe;
 pub use upcast::Upcasters;
 pub use verify::{Tamper, VerifyReport, verify};
-pub use writer::PendingAppend;
+pub use writer::{AppendChain, PendingAppend};
 
 /// `select <all event columns> from events <tail>` as one `&'static str`.
 #[macro_export]
@@ -172,9 +173,12 @@ pub trait EventLog: Clone + Send + Sync + 'static {
     /// with [`PendingAppend::outcome`]. Appends are written in the order they were queued,
     /// each stamped with the store's clock at queueing. A caller that does not wait for
     /// one append before queueing the next lets the writer commit many in one transaction.
+    /// Appends queued with the same `chain` are refused from the first one that is not
+    /// stored as decided (see [`AppendChain`]).
     fn enqueue(
         &self,
         request: AppendRequest,
+        chain: Option<&AppendChain>,
     ) -> impl Future<Output = Result<PendingAppend, StoreError>> + Send;
 
     /// Append events to one stream in one transaction, checked against the expected version.
@@ -184,7 +188,7 @@ pub trait EventLog: Clone + Send + Sync + 'static {
         &self,
         request: AppendRequest,
     ) -> impl Future<Output = Result<AppendOutcome, StoreError>> + Send {
-        async move { self.enqueue(request).await?.outcome().await }
+        async move { self.enqueue(request, None).await?.outcome().await }
     }
     /// Events of one stream from `from_version` (1 = the first), upcast to current shapes.
     fn read_stream(
@@ -281,8 +285,12 @@ macro_rules! dispatch {
 }
 
 impl EventLog for Store {
-    async fn enqueue(&self, request: AppendRequest) -> Result<PendingAppend, StoreError> {
-        dispatch!(self, s => s.enqueue(request).await)
+    async fn enqueue(
+        &self,
+        request: AppendRequest,
+        chain: Option<&AppendChain>,
+    ) -> Result<PendingAppend, StoreError> {
+        dispatch!(self, s => s.enqueue(request, chain).await)
     }
     async fn read_stream(
         &self,

@@ -23,6 +23,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -111,6 +112,7 @@ type Reply = oneshot::Sender<Result<AppendOutcome, StoreError>>;
 pub struct Received {
     pub request: AppendRequest,
     pub at: DateTime<Utc>,
+    pub chain: Option<AppendChain>,
 }
 
 impl Received {
@@ -118,7 +120,49 @@ impl Received {
         Received {
             request,
             at: hash::truncate_to_micros(clock.now()),
+            chain: None,
         }
+    }
+}
+
+/// Appends queued one after another, each decided on the result of those before it (a
+/// [`Pipeline`](crate::executor::Pipeline)'s). Once one of them is not stored as decided (a
+/// conflict, a re-sent command, a failed write), the writer refuses every later append of
+/// the chain with [`StoreError::ChainBroken`], even one whose expected version happens to
+/// match: it was decided on a state that never existed.
+#[derive(Debug, Clone, Default)]
+pub struct AppendChain(Arc<AtomicBool>);
+
+impl AppendChain {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn is_broken(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    fn mark_broken(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Break the chain of `received` if `outcome` is not what its request decided: an error, or
+/// a duplicate that is not this very append (an ambiguous commit retried says duplicate at
+/// the version it was decided for).
+fn break_chain_unless_stored(received: &Received, outcome: &Result<AppendOutcome, StoreError>) {
+    let Some(chain) = &received.chain else {
+        return;
+    };
+    let stored_as_decided = match (outcome, received.request.expected_version) {
+        (Ok(o), _) if !o.duplicate => true,
+        (Ok(o), ExpectedVersion::Exact(v)) => {
+            o.stream_version == v + received.request.events.len() as u64
+        }
+        _ => false,
+    };
+    if !stored_as_decided {
+        chain.mark_broken();
     }
 }
 
@@ -128,8 +172,15 @@ pub struct PendingAppend(oneshot::Receiver<Result<AppendOutcome, StoreError>>);
 
 impl PendingAppend {
     /// Wait for the group commit that carries this append.
-    pub async fn outcome(self) -> Result<AppendOutcome, StoreError> {
-        self.0.await.map_err(|_| StoreError::Closed)?
+    pub async fn outcome(mut self) -> Result<AppendOutcome, StoreError> {
+        self.wait().await
+    }
+
+    /// Wait for the outcome without giving the handle up (cancel-safe: if this future is
+    /// dropped, waiting again later still gets the outcome). Once it has returned, do not
+    /// wait again.
+    pub async fn wait(&mut self) -> Result<AppendOutcome, StoreError> {
+        (&mut self.0).await.map_err(|_| StoreError::Closed)?
     }
 }
 
@@ -143,9 +194,14 @@ pub struct WriterHandle {
 impl WriterHandle {
     /// Queue an append (waiting only if the queue is full). Requests are written in the
     /// order they were queued.
-    pub async fn enqueue(&self, request: AppendRequest) -> Result<PendingAppend, StoreError> {
+    pub async fn enqueue(
+        &self,
+        request: AppendRequest,
+        chain: Option<&AppendChain>,
+    ) -> Result<PendingAppend, StoreError> {
         let (tx, rx) = oneshot::channel();
-        let received = Received::now(request, self.clock.as_ref());
+        let mut received = Received::now(request, self.clock.as_ref());
+        received.chain = chain.cloned();
         self.queue
             .send((received, tx))
             .await
@@ -192,13 +248,15 @@ pub fn spawn_writer<B: LogBackend>(
                     let mut outcomes = Vec::with_capacity(requests.len());
                     for request in &requests {
                         let single = std::slice::from_ref(request);
-                        match commit_group(backend.as_ref(), single, true).await {
+                        let outcome = match commit_group(backend.as_ref(), single, true).await {
                             Ok((mut single, head)) => {
                                 advance(&head_tx, head);
-                                outcomes.push(single.pop().unwrap_or(Err(StoreError::Closed)));
+                                single.pop().unwrap_or(Err(StoreError::Closed))
                             }
-                            Err(e) => outcomes.push(Err(e)),
-                        }
+                            Err(e) => Err(e),
+                        };
+                        break_chain_unless_stored(request, &outcome);
+                        outcomes.push(outcome);
                     }
                     outcomes
                 }
@@ -301,21 +359,32 @@ pub fn plan(
     let mut seen_commands: HashMap<Uuid, AppendOutcome> = HashMap::new();
     let mut outcomes = Vec::with_capacity(requests.len());
 
-    for Received { request, at } in requests {
-        if let Some(outcome) = duplicate_of(request, existing, &seen_commands) {
-            outcomes.push(Ok(outcome));
+    for received in requests {
+        let Received { request, at, chain } = received;
+        let stream = request.stream_id.as_str();
+        if chain.as_ref().is_some_and(AppendChain::is_broken) {
+            outcomes.push(Err(StoreError::ChainBroken {
+                stream_id: stream.to_owned(),
+            }));
             continue;
         }
-        let stream = request.stream_id.as_str();
+        if let Some(outcome) = duplicate_of(request, existing, &seen_commands) {
+            let outcome = Ok(outcome);
+            break_chain_unless_stored(received, &outcome);
+            outcomes.push(outcome);
+            continue;
+        }
         let actual = versions.get(stream).copied().unwrap_or(0);
         if let ExpectedVersion::Exact(expected) = request.expected_version
             && expected != actual
         {
-            outcomes.push(Err(StoreError::Conflict {
+            let conflict = Err(StoreError::Conflict {
                 stream_id: stream.to_owned(),
                 expected,
                 actual,
-            }));
+            });
+            break_chain_unless_stored(received, &conflict);
+            outcomes.push(conflict);
             continue;
         }
         // Recorded time never runs backwards in the log, even if the server clock does.
