@@ -516,15 +516,17 @@ async fn main() {
     ));
 
     if let Ok(base) = std::env::var("XINGCUN_BENCH_PG_URL") {
+        let admin = sqlx::PgPool::connect(&base).await.expect("pg admin");
+        let mut names = Vec::new();
         let mut urls = Vec::new();
         for _ in 0..2 {
             let name = format!("xingcun_bench_{}", Uuid::new_v4().simple());
-            let admin = sqlx::PgPool::connect(&base).await.expect("pg admin");
             sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
                 .execute(&admin)
                 .await
                 .expect("create");
             urls.push(replace_database(&base, &name));
+            names.push(name);
         }
         let store = Store::connect(&urls[0], Arc::new(SystemClock))
             .await
@@ -552,6 +554,17 @@ async fn main() {
             )
             .await,
         ));
+        // The two databases can hold gigabytes after a BENCH_IMPORT_FILE run: drop them.
+        for name in names {
+            if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "drop database if exists {name} with (force)"
+            )))
+            .execute(&admin)
+            .await
+            {
+                eprintln!("could not drop the benchmark database {name}: {e}");
+            }
+        }
     } else {
         eprintln!("XINGCUN_BENCH_PG_URL not set: PostgreSQL skipped");
     }
