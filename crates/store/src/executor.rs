@@ -171,6 +171,19 @@ impl<L: EventLog> Executor<L> {
         }
     }
 
+    /// Decide `command` on `state` at the store's clock.
+    fn decide<A: Aggregate>(&self, state: &A, command: A::Command, actor: &Actor) -> Decision<A> {
+        let ctx = CommandContext {
+            actor,
+            now: self.log.clock().now(),
+        };
+        match state.decide(command, &ctx) {
+            Ok(events) if events.is_empty() => Decision::Nothing,
+            Ok(events) => Decision::Append(events),
+            Err(rejection) => Decision::Refused(rejection),
+        }
+    }
+
     fn forget_cached_states(&self) {
         if let Some(cache) = &self.cache {
             cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
@@ -263,26 +276,22 @@ impl<L: EventLog> Executor<L> {
                 Some(hit) => hit,
                 None => self.load_stream::<A>(&stream).await?,
             };
-            let ctx = CommandContext {
-                actor,
-                now: self.log.clock().now(),
-            };
-            let events = match state.decide(command.clone(), &ctx) {
-                Ok(events) => events,
-                Err(rejection) => {
+            let events = match self.decide(&state, command.clone(), actor) {
+                Decision::Append(events) => events,
+                Decision::Refused(rejection) => {
                     self.keep(&stream, state, version);
                     return Ok(Err(rejection));
                 }
+                Decision::Nothing => {
+                    self.keep(&stream, state, version);
+                    return Ok(Ok(Executed {
+                        stream_id: stream.to_string(),
+                        stream_version: version,
+                        positions: Vec::new(),
+                        duplicate: false,
+                    }));
+                }
             };
-            if events.is_empty() {
-                self.keep(&stream, state, version);
-                return Ok(Ok(Executed {
-                    stream_id: stream.to_string(),
-                    stream_version: version,
-                    positions: Vec::new(),
-                    duplicate: false,
-                }));
-            }
             let request = to_request(&stream, version, &events, actor, meta)?;
             match self.log.append(request).await {
                 Ok(outcome) if !outcome.duplicate => {
@@ -317,6 +326,14 @@ impl<L: EventLog> Executor<L> {
             attempts: self.max_attempts,
         })
     }
+}
+
+/// What the domain made of a command.
+enum Decision<A: Aggregate> {
+    Append(Vec<A::Event>),
+    /// Decided, nothing to record.
+    Nothing,
+    Refused(A::Error),
 }
 
 /// What a command queued by a [`Pipeline`] decided.
@@ -383,25 +400,21 @@ impl<L: EventLog> Pipeline<L> {
     ) -> Result<Result<Submitted, A::Error>, ExecuteError> {
         let stream = StreamId::of(A::CATEGORY, id)?;
         let (mut state, version) = self.state_of::<A>(&stream).await?;
-        let ctx = CommandContext {
-            actor,
-            now: self.executor.log.clock().now(),
-        };
-        let events = match state.decide(command, &ctx) {
-            Ok(events) => events,
-            Err(rejection) => {
+        let events = match self.executor.decide(&state, command, actor) {
+            Decision::Append(events) => events,
+            Decision::Refused(rejection) => {
                 self.executor.keep(&stream, state, version);
                 return Ok(Err(rejection));
             }
+            Decision::Nothing => {
+                self.executor.keep(&stream, state, version);
+                return Ok(Ok(Submitted {
+                    stream_id: stream.to_string(),
+                    stream_version: version,
+                    events: 0,
+                }));
+            }
         };
-        if events.is_empty() {
-            self.executor.keep(&stream, state, version);
-            return Ok(Ok(Submitted {
-                stream_id: stream.to_string(),
-                stream_version: version,
-                events: 0,
-            }));
-        }
         let request = match to_request(&stream, version, &events, actor, meta) {
             Ok(request) => request,
             Err(e) => {
