@@ -26,6 +26,8 @@ struct Cli {
     #[arg(
         long,
         env = "DATABASE_URL",
+        // Never print the variable's value (it may hold a password) in --help.
+        hide_env_values = true,
         default_value = "sqlite://./xingcun.db",
         global = true
     )]
@@ -134,9 +136,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         };
         return simulate_into(&cli.database_url, &config).await;
     }
-    let store = Store::connect(&cli.database_url, Arc::new(SystemClock))
-        .await
-        .context("opening the event store")?;
+    // Commands that only read never create a database.
+    let reads_only = matches!(command, Command::Verify | Command::Export { .. });
+    let store = if reads_only {
+        Store::open_existing(&cli.database_url, Arc::new(SystemClock)).await
+    } else {
+        Store::connect(&cli.database_url, Arc::new(SystemClock)).await
+    }
+    .context("opening the event store")?;
     match command {
         Command::Serve { listen } => {
             let cancel = CancellationToken::new();

@@ -273,3 +273,47 @@ fn simulate_twice_with_one_seed_exports_the_same_bytes() {
         "unknown preset is a usage error"
     );
 }
+
+#[test]
+fn verify_and_export_never_create_a_database() {
+    let path = std::env::temp_dir().join(format!(
+        "xingcun-test-missing-{}.db",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let url = format!("sqlite://{}", path.display());
+    for args in [vec!["verify"], vec!["export", "-"]] {
+        let mut all = vec!["--database-url", url.as_str()];
+        all.extend(args);
+        let out = xingcun(&all);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("no database file"), "{stderr}");
+        assert!(!path.exists(), "{} was created", path.display());
+    }
+}
+
+#[test]
+fn passwords_never_show_in_messages_or_help() {
+    for url in [
+        "postgres://alice:S3c/retPW@127.0.0.1:1/xingcun",
+        "postgres://alice@127.0.0.1:1/xingcun?password=S3cretPW",
+    ] {
+        let out = xingcun(&["--database-url", url, "verify"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            !stderr.contains("S3c") && !stderr.contains("retPW"),
+            "{stderr}"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_xingcun"))
+        .arg("--help")
+        .env("DATABASE_URL", "postgres://alice:S3cretPW@db/x")
+        .output()
+        .expect("run xingcun");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("DATABASE_URL") && !help.contains("S3cretPW"),
+        "{help}"
+    );
+}

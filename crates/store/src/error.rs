@@ -27,49 +27,126 @@ pub enum StoreError {
     /// was not stored as decided: it was decided on that one's result, so it is refused too.
     #[error("append to {stream_id} refused: an earlier append it was decided after was not stored")]
     ChainBroken { stream_id: String },
+    /// An event id or command id that is already in the log, reused for a different append
+    /// (another stream, other events, other content). A true re-send is not an error: it
+    /// is answered as a duplicate with the original positions.
+    #[error("id already used for a different append: {0}")]
+    IdempotencyClash(String),
+    /// The database did not answer in time: the log lock was held too long by another
+    /// session, or a session was ended by the server. Nothing was written; try again.
+    #[error("the event store is unavailable: {0}")]
+    Unavailable(String),
     #[error("the event store is shutting down")]
     Closed,
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// The message of SQLite's `events_no_replace` trigger (migration 0002), which fires before
+/// the unique indexes on any colliding insert: for the writer it means the same as a unique
+/// violation (an event id sent again).
+const REPLACE_REFUSED: &str = "an insert may not replace an event";
+
+impl From<sqlx::Error> for StoreError {
+    /// Failures that say the database is (for now) out of reach become
+    /// [`StoreError::Unavailable`]: a lost connection, an exhausted pool, the log lock not
+    /// granted within `lock_timeout`, a session ended by the server (its
+    /// `idle_in_transaction_session_timeout`, a shutdown or a restart).
+    fn from(e: sqlx::Error) -> Self {
+        let unavailable = match &e {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                // 08: connection exception; 57P01-03: admin shutdown, crash shutdown,
+                // cannot connect now; 55P03: lock not available; 25P03: idle in
+                // transaction timeout.
+                code.starts_with("08")
+                    || matches!(
+                        code.as_ref(),
+                        "57P01" | "57P02" | "57P03" | "55P03" | "25P03"
+                    )
+            }),
+            _ => false,
+        };
+        if unavailable {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Database(e)
+        }
+    }
 }
 
 impl StoreError {
     /// A unique constraint refused the write (on the log: an event id seen before).
     pub fn is_unique_violation(&self) -> bool {
-        matches!(self, StoreError::Database(sqlx::Error::Database(db)) if db.is_unique_violation())
+        matches!(self, StoreError::Database(sqlx::Error::Database(db))
+            if db.is_unique_violation() || db.message().contains(REPLACE_REFUSED))
     }
 
     /// Stable code for the API boundary.
     pub fn code(&self) -> &'static str {
         match self {
             StoreError::Conflict { .. } | StoreError::ChainBroken { .. } => "CONFLICT",
-            StoreError::InvalidStreamId { .. } | StoreError::InvalidInput(_) => "INVALID_INPUT",
+            StoreError::InvalidStreamId { .. }
+            | StoreError::InvalidInput(_)
+            | StoreError::IdempotencyClash(_) => "INVALID_INPUT",
+            StoreError::Unavailable(_) | StoreError::Unreachable { .. } | StoreError::Closed => {
+                "UNAVAILABLE"
+            }
             _ => "INTERNAL",
         }
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+/// A database URL fit to print: the password (in the user info, or as a `password=`
+/// query parameter) replaced by `***`, parsed as a URL rather than split on characters, so a
+/// password holding `/`, `@` or `:` does not slip through. Text that does not parse as a URL
+/// (a password with an unescaped `/` makes it unparseable) is cut at the last `@` before
+/// its query: whatever stands between the user name and it is hidden.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return if url.contains('@') || url.contains("password") {
+                "…".to_owned()
+            } else {
+                url.to_owned()
+            };
+        };
+        let before_query = rest.split_once('?').map_or(rest, |(a, _)| a);
+        return match before_query.rfind('@') {
+            Some(at) => {
+                let user = rest[..at].split_once(':').map_or(&rest[..at], |(u, _)| u);
+                let host = rest[at + 1..]
+                    .split_once('?')
+                    .map_or(&rest[at + 1..], |(h, _)| h);
+                format!("{scheme}://{user}:***@{host}")
+            }
+            None => format!("{scheme}://{}", before_query),
+        };
     };
-    let (authority, tail) = rest
-        .split_once('/')
-        .map_or((rest, None), |(a, t)| (a, Some(t)));
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{host}"),
-            None => format!("{userinfo}@{host}"),
-        },
-        None => authority.to_owned(),
-    };
-    match tail {
-        Some(t) => format!("{scheme}://{authority}/{t}"),
-        None => format!("{scheme}://{authority}"),
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
     }
+    let redacted: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(k, v)| {
+            let secret =
+                k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword");
+            (
+                k.into_owned(),
+                if secret {
+                    "***".to_owned()
+                } else {
+                    v.into_owned()
+                },
+            )
+        })
+        .collect();
+    if !redacted.is_empty() {
+        parsed.query_pairs_mut().clear().extend_pairs(redacted);
+    }
+    parsed.to_string().replace("%2A%2A%2A", "***")
 }
 
 #[cfg(test)]
@@ -82,5 +159,25 @@ mod tests {
         );
         assert_eq!(super::redact_url("postgres://db/x"), "postgres://db/x");
         assert_eq!(super::redact_url("sqlite://./x.db"), "sqlite://./x.db");
+    }
+
+    #[test]
+    fn redacts_passwords_holding_url_characters_and_query_passwords() {
+        for (url, secret) in [
+            ("postgres://alice:S3c/retPW@host/db", "S3c"),
+            ("postgres://alice:p%40ss@host/db", "p%40ss"),
+            (
+                "postgres://alice@host/db?password=S3cretPW&sslmode=disable",
+                "S3cretPW",
+            ),
+            ("postgres://alice:a:b@host:5432/db", "a:b"),
+        ] {
+            let shown = super::redact_url(url);
+            assert!(!shown.contains(secret), "{url} shown as {shown}");
+            assert!(shown.contains("***"), "{shown}");
+            assert!(shown.contains("alice"), "{shown}");
+        }
+        let shown = super::redact_url("postgres://alice:S3c/retPW@host/db");
+        assert!(!shown.contains("retPW"), "{shown}");
     }
 }

@@ -262,8 +262,16 @@ impl<L: EventLog> Executor<L> {
     {
         let stream = StreamId::of(A::CATEGORY, id)?;
         if let Some(command_id) = meta.command_id
-            && let Some(done) = self.log.find_command(command_id).await?
+            && let Some(record) = self.log.find_command(command_id).await?
         {
+            if record.stream_id != stream.as_str() {
+                return Err(StoreError::IdempotencyClash(format!(
+                    "command {command_id} was already used on stream {}",
+                    record.stream_id
+                ))
+                .into());
+            }
+            let done = record.outcome;
             return Ok(Ok(Executed {
                 stream_id: stream.to_string(),
                 stream_version: done.stream_version,

@@ -30,7 +30,7 @@ macro_rules! impl_event_log {
                 request: $crate::model::AppendRequest,
                 chain: Option<&$crate::writer::AppendChain>,
             ) -> Result<$crate::writer::PendingAppend, $crate::StoreError> {
-                $crate::validate_request(&request)?;
+                let request = $crate::admit(request)?;
                 self.writer.enqueue(request, chain).await
             }
 
@@ -39,11 +39,14 @@ macro_rules! impl_event_log {
                 stream: &$crate::model::StreamId,
                 from_version: u64,
             ) -> Result<Vec<$crate::model::RecordedEvent>, $crate::StoreError> {
+                let Some(from_version) = $crate::as_sql_int(from_version) else {
+                    return Ok(Vec::new());
+                };
                 let q = sqlx::query($crate::select_events!($stream))
                     .bind(stream.as_str())
-                    .bind(from_version as i64);
+                    .bind(from_version);
                 Ok(self
-                    .fetch(q)
+                    .fetch(q, false)
                     .await?
                     .into_iter()
                     .map(|e| self.upcasters.upcast(e))
@@ -55,10 +58,13 @@ macro_rules! impl_event_log {
                 after: u64,
                 limit: u32,
             ) -> Result<Vec<$crate::model::RecordedEvent>, $crate::StoreError> {
+                let Some(after) = $crate::as_sql_int(after) else {
+                    return Ok(Vec::new());
+                };
                 let q = sqlx::query($crate::select_events!($all))
-                    .bind(after as i64)
+                    .bind(after)
                     .bind(i64::from(limit));
-                self.fetch(q).await
+                self.fetch(q, true).await
             }
 
             async fn read_category(
@@ -67,12 +73,15 @@ macro_rules! impl_event_log {
                 after: u64,
                 limit: u32,
             ) -> Result<Vec<$crate::model::RecordedEvent>, $crate::StoreError> {
+                let Some(after) = $crate::as_sql_int(after) else {
+                    return Ok(Vec::new());
+                };
                 let q = sqlx::query($crate::select_events!($category))
                     .bind(category)
-                    .bind(after as i64)
+                    .bind(after)
                     .bind(i64::from(limit));
                 Ok(self
-                    .fetch(q)
+                    .fetch(q, true)
                     .await?
                     .into_iter()
                     .map(|e| self.upcasters.upcast(e))
@@ -91,16 +100,19 @@ macro_rules! impl_event_log {
             async fn find_command(
                 &self,
                 $id: uuid::Uuid,
-            ) -> Result<Option<$crate::model::AppendOutcome>, $crate::StoreError> {
+            ) -> Result<Option<$crate::model::CommandRecord>, $crate::StoreError> {
                 use sqlx::Row;
                 let rows = sqlx::query($command)
                     .bind($bind)
                     .fetch_all(&self.pool)
                     .await?;
-                $crate::command_outcome(
-                    rows.iter()
-                        .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?))),
-                )
+                $crate::command_outcome(rows.iter().map(|r| {
+                    Ok((
+                        r.try_get::<i64, _>(0)?,
+                        r.try_get::<i64, _>(1)?,
+                        r.try_get::<String, _>(2)?,
+                    ))
+                }))
             }
 
             async fn head_position(&self) -> Result<u64, $crate::StoreError> {
@@ -129,6 +141,7 @@ pub mod clock;
 pub mod error;
 pub mod executor;
 pub mod hash;
+pub mod limits;
 pub mod migrations;
 pub mod model;
 pub mod postgres;
@@ -144,7 +157,8 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{StoreError, redact_url};
 pub use executor::{CommandMeta, ExecuteError, Executed, Executor, Pipeline, Submitted};
 pub use model::{
-    AppendOutcome, AppendRequest, EventMetadata, ExpectedVersion, NewEvent, RecordedEvent, StreamId,
+    AppendOutcome, AppendRequest, CommandRecord, EventMetadata, ExpectedVersion, NewEvent,
+    RecordedEvent, StreamId,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -159,11 +173,95 @@ pub use writer::{AppendChain, PendingAppend};
 macro_rules! select_events {
     ($tail:literal) => {
         concat!(
-            "select position, stream_id, stream_version, event_id, event_type, schema_version, payload, metadata, \
-             recorded_at, prev_hash, hash from events ",
+            "select position, stream_id, category, stream_version, event_id, command_id, event_type, schema_version, \
+             cast(payload as text) as payload, cast(metadata as text) as metadata, recorded_at, prev_hash, hash \
+             from events ",
             $tail
         )
     };
+}
+
+/// A position or version as SQL's `bigint`; `None` past its range (nothing is stored there,
+/// and a plain cast would wrap to -1 and read from the start).
+#[doc(hidden)]
+pub fn as_sql_int(n: u64) -> Option<i64> {
+    i64::try_from(n).ok()
+}
+
+/// Decode fetched rows. A row that does not decode (a column altered behind the store's
+/// back) is never skipped: with `partial`, the rows before it are returned and the next
+/// read, which starts at it, reports it by position; without, the read fails at once.
+pub(crate) fn decode_rows<R>(
+    rows: &[R],
+    decode: impl Fn(&R) -> Result<RecordedEvent, StoreError>,
+    partial: bool,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        match decode(row) {
+            Ok(event) => events.push(event),
+            Err(e) if !partial || events.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(events)
+}
+
+/// Decode the JSON columns of one row and check the columns that are derived from hashed
+/// ones (`category` from the stream id, `command_id` from the metadata): verify relies on
+/// this to name an event whose unhashed columns were edited.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn decode_event(
+    position: i64,
+    stream_id: String,
+    category: &str,
+    stream_version: i64,
+    event_id: Uuid,
+    command_id: Option<Uuid>,
+    event_type: String,
+    schema_version: i64,
+    payload: &str,
+    metadata: &str,
+    recorded_at: chrono::DateTime<chrono::Utc>,
+    prev_hash: String,
+    hash: String,
+) -> Result<RecordedEvent, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        position: position as u64,
+        reason,
+    };
+    let payload: serde_json::Value =
+        serde_json::from_str(payload).map_err(|e| corrupt(format!("payload: {e}")))?;
+    let metadata: EventMetadata =
+        serde_json::from_str(metadata).map_err(|e| corrupt(format!("metadata: {e}")))?;
+    let derived = stream_id
+        .split_once('-')
+        .map_or(stream_id.as_str(), |(c, _)| c);
+    if category != derived {
+        return Err(corrupt(format!(
+            "category column {category:?} does not match stream {stream_id}"
+        )));
+    }
+    if command_id != metadata.command_id {
+        return Err(corrupt(
+            "command_id column does not match the event's metadata".into(),
+        ));
+    }
+    Ok(RecordedEvent {
+        position: u64::try_from(position).map_err(|_| corrupt("negative position".into()))?,
+        stream_id,
+        stream_version: u64::try_from(stream_version)
+            .map_err(|_| corrupt("negative stream version".into()))?,
+        event_id,
+        event_type,
+        schema_version: u32::try_from(schema_version)
+            .map_err(|_| corrupt("schema version out of range".into()))?,
+        payload,
+        metadata,
+        recorded_at,
+        prev_hash,
+        hash,
+    })
 }
 
 /// The event log, whatever the backend. Every method is a read or an append: there is no
@@ -219,7 +317,7 @@ pub trait EventLog: Clone + Send + Sync + 'static {
     fn find_command(
         &self,
         command_id: Uuid,
-    ) -> impl Future<Output = Result<Option<AppendOutcome>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<CommandRecord>, StoreError>> + Send;
     /// The last global position (0 for an empty log).
     fn head_position(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
     /// Wakes on every append this process can observe (all processes on PostgreSQL).
@@ -256,14 +354,33 @@ impl Store {
     pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Store::Postgres(PostgresStore::connect(url, clock).await?))
-        } else if url.starts_with("sqlite:") {
-            Ok(Store::Sqlite(SqliteStore::connect(url, clock).await?))
-        } else if !url.contains("://") && !url.is_empty() {
-            Ok(Store::Sqlite(
-                SqliteStore::connect(&format!("sqlite://{url}"), clock).await?,
-            ))
+        } else if let Some(sqlite) = Self::sqlite_url(url) {
+            Ok(Store::Sqlite(SqliteStore::connect(&sqlite, clock).await?))
         } else {
             Err(StoreError::UnsupportedUrl(redact_url(url)))
+        }
+    }
+
+    /// Connect to a database that must already exist, for commands that only read: a
+    /// SQLite path that names no file is an error, not a new empty log. (PostgreSQL never
+    /// creates a database.)
+    pub async fn open_existing(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        match Self::sqlite_url(url) {
+            Some(sqlite) => Ok(Store::Sqlite(
+                SqliteStore::open_existing(&sqlite, clock).await?,
+            )),
+            None => Self::connect(url, clock).await,
+        }
+    }
+
+    /// The `sqlite://` form of a SQLite URL or bare path; `None` for anything else.
+    fn sqlite_url(url: &str) -> Option<String> {
+        if url.starts_with("sqlite:") {
+            Some(url.to_owned())
+        } else if !url.contains("://") && !url.is_empty() {
+            Some(format!("sqlite://{url}"))
+        } else {
+            None
         }
     }
 
@@ -313,7 +430,7 @@ impl EventLog for Store {
     async fn import_batch(&self, rows: Vec<RecordedEvent>) -> Result<u64, StoreError> {
         dispatch!(self, s => s.import_batch(rows).await)
     }
-    async fn find_command(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {
+    async fn find_command(&self, command_id: Uuid) -> Result<Option<CommandRecord>, StoreError> {
         dispatch!(self, s => s.find_command(command_id).await)
     }
     async fn head_position(&self) -> Result<u64, StoreError> {
@@ -330,29 +447,28 @@ impl EventLog for Store {
     }
 }
 
-/// Refuse requests that can never be stored, before they reach the writer.
+/// Refuse requests that can never be stored, before they reach the writer (and so before
+/// the log lock is taken). The rules are in [`limits`].
 pub(crate) fn validate_request(request: &AppendRequest) -> Result<(), StoreError> {
     if request.events.is_empty() {
         return Err(StoreError::InvalidInput(
             "an append needs at least one event".into(),
         ));
     }
+    if request.events.len() > limits::MAX_APPEND_EVENTS {
+        return Err(StoreError::InvalidInput(format!(
+            "an append holds at most {} events",
+            limits::MAX_APPEND_EVENTS
+        )));
+    }
+    limits::check_metadata(&request.metadata)?;
+    let mut bytes = 0usize;
     for event in &request.events {
-        if event.event_type.trim().is_empty() || event.event_type.len() > 100 {
+        bytes += limits::check_event(&event.event_type, event.schema_version, &event.payload)?;
+        if bytes > limits::MAX_APPEND_BYTES {
             return Err(StoreError::InvalidInput(format!(
-                "invalid event type {:?}",
-                event.event_type
-            )));
-        }
-        if event.schema_version == 0 {
-            return Err(StoreError::InvalidInput(
-                "schema versions start at 1".into(),
-            ));
-        }
-        if contains_nul(&event.payload) {
-            return Err(StoreError::InvalidInput(format!(
-                "event {} holds a NUL character",
-                event.event_type
+                "an append holds at most {} bytes of payload",
+                limits::MAX_APPEND_BYTES
             )));
         }
     }
@@ -367,32 +483,39 @@ pub(crate) fn validate_request(request: &AppendRequest) -> Result<(), StoreError
     Ok(())
 }
 
-/// PostgreSQL's jsonb cannot hold U+0000; refuse it on both backends so logs stay portable.
-fn contains_nul(value: &serde_json::Value) -> bool {
-    match value {
-        serde_json::Value::String(s) => s.contains('\0'),
-        serde_json::Value::Array(items) => items.iter().any(contains_nul),
-        serde_json::Value::Object(map) => {
-            map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v))
+/// [`validate_request`], dropping a refused request without recursion (its payload may
+/// be nested deeper than the stack allows a recursive drop to go).
+pub(crate) fn admit(request: AppendRequest) -> Result<AppendRequest, StoreError> {
+    match validate_request(&request) {
+        Ok(()) => Ok(request),
+        Err(e) => {
+            for event in request.events {
+                limits::dismantle(event.payload);
+            }
+            Err(e)
         }
-        _ => false,
     }
 }
 
-/// The outcome of an earlier command from its (position, stream_version) rows.
+/// What an earlier command wrote, from its (position, stream_version, stream_id) rows.
 pub(crate) fn command_outcome(
-    rows: impl Iterator<Item = Result<(i64, i64), sqlx::Error>>,
-) -> Result<Option<AppendOutcome>, StoreError> {
+    rows: impl Iterator<Item = Result<(i64, i64, String), sqlx::Error>>,
+) -> Result<Option<CommandRecord>, StoreError> {
     let mut positions = Vec::new();
     let mut version = 0;
+    let mut stream_id = String::new();
     for row in rows {
-        let (p, v) = row?;
+        let (p, v, s) = row?;
         positions.push(p as u64);
         version = version.max(v as u64);
+        stream_id = s;
     }
-    Ok((!positions.is_empty()).then_some(AppendOutcome {
-        stream_version: version,
-        positions,
-        duplicate: true,
+    Ok((!positions.is_empty()).then_some(CommandRecord {
+        stream_id,
+        outcome: AppendOutcome {
+            stream_version: version,
+            positions,
+            duplicate: true,
+        },
     }))
 }

@@ -24,6 +24,7 @@ pub fn sqlite() -> Migrator {
     Migrator {
         migrations: Cow::Owned(embedded![
             1, "events", "../../../migrations/sqlite/0001_events.sql";
+            2, "no replace", "../../../migrations/sqlite/0002_no_replace.sql";
         ]),
         ..Migrator::DEFAULT
     }

@@ -95,8 +95,10 @@ impl ExpectedVersion {
     }
 }
 
-/// Who, why and in answer to what: stored with every event.
+/// Who, why and in answer to what: stored with every event. Unknown keys are refused when
+/// read, so a key added behind the store's back cannot hide from the hash.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EventMetadata {
     /// Person id of the caller (`system` for imports and the simulator's reference data).
     pub actor: String,
@@ -168,6 +170,13 @@ impl AppendOutcome {
     pub fn last_position(&self) -> Option<u64> {
         self.positions.last().copied()
     }
+}
+
+/// What an earlier command wrote: its stream, and where its events landed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandRecord {
+    pub stream_id: String,
+    pub outcome: AppendOutcome,
 }
 
 /// An event as stored: the envelope, the body and the hash chain.

@@ -7,12 +7,12 @@
 //! every process that listens: subscribers in all instances wake without polling.
 
 use std::collections::HashMap;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
-use sqlx::postgres::{PgListener, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -28,6 +28,16 @@ use crate::writer::{self, Existing, Head, LogBackend, PlanReads, WriterHandle, s
 /// 0x78696e6763756e = 33940422599251566, written out in [`BEGIN_LOCKED`].
 /// `BEGIN` and the log lock, sent as one simple-protocol message.
 const BEGIN_LOCKED: &str = "begin; select pg_advisory_xact_lock(33940422599251566)";
+/// How long a session of ours waits for the log lock before the append fails as
+/// `UNAVAILABLE` (nothing written; the caller may retry).
+const LOCK_TIMEOUT: &str = "10s";
+/// How long a session of ours may sit idle inside a transaction before PostgreSQL ends it.
+/// A writer paused while holding the log lock (a stopped process, a debugger, a frozen VM)
+/// would otherwise stall every writer of the city for as long as it sleeps; with this the
+/// server ends its session, its transaction rolls back (nothing half-written) and the
+/// lock passes on. Our own transactions are never idle between statements for more than
+/// the milliseconds it takes to hash a group.
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "5s";
 /// The LISTEN/NOTIFY channel that carries the new head position.
 pub const NOTIFY_CHANNEL: &str = "xingcun_events";
 
@@ -50,15 +60,25 @@ struct PgLog {
 impl PostgresStore {
     /// Connect, apply migrations, start the writer and the LISTEN task.
     pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        let unreachable = |e: sqlx::Error| StoreError::Unreachable {
+            url: redact_url(url),
+            reason: e.to_string(),
+        };
+        let options = PgConnectOptions::from_str(url)
+            .map_err(unreachable)?
+            .options([
+                ("lock_timeout", LOCK_TIMEOUT),
+                (
+                    "idle_in_transaction_session_timeout",
+                    IDLE_IN_TRANSACTION_TIMEOUT,
+                ),
+            ]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
-            .connect(url)
+            .connect_with(options)
             .await
-            .map_err(|e| StoreError::Unreachable {
-                url: redact_url(url),
-                reason: e.to_string(),
-            })?;
+            .map_err(unreachable)?;
         migrations::postgres().run(&pool).await?;
         Self::from_pool(pool, clock).await
     }
@@ -104,7 +124,7 @@ impl PostgresStore {
         &self,
         request: AppendRequest,
     ) -> Result<HeldAppend, StoreError> {
-        crate::validate_request(&request)?;
+        let request = crate::admit(request)?;
         let mut tx = self.log.begin().await?;
         let received = writer::Received::now(request, self.clock.as_ref());
         let (mut outcomes, rows, head) = writer::plan_in_tx(
@@ -130,9 +150,10 @@ impl PostgresStore {
     async fn fetch(
         &self,
         query: sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments>,
+        partial: bool,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let rows = query.fetch_all(&self.pool).await?;
-        rows.iter().map(decode).collect()
+        crate::decode_rows(&rows, decode, partial)
     }
 }
 
@@ -176,24 +197,21 @@ fn spawn_listener(mut listener: PgListener, head_tx: Arc<watch::Sender<u64>>) {
 }
 
 fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {
-    let position: i64 = row.try_get("position")?;
-    let metadata: Value = row.try_get("metadata")?;
-    Ok(RecordedEvent {
-        position: position as u64,
-        stream_id: row.try_get("stream_id")?,
-        stream_version: row.try_get::<i64, _>("stream_version")? as u64,
-        event_id: row.try_get("event_id")?,
-        event_type: row.try_get("event_type")?,
-        schema_version: row.try_get::<i32, _>("schema_version")? as u32,
-        payload: row.try_get("payload")?,
-        metadata: serde_json::from_value(metadata).map_err(|e| StoreError::Corrupt {
-            position: position as u64,
-            reason: format!("metadata: {e}"),
-        })?,
-        recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
-        prev_hash: row.try_get("prev_hash")?,
-        hash: row.try_get("hash")?,
-    })
+    crate::decode_event(
+        row.try_get("position")?,
+        row.try_get("stream_id")?,
+        row.try_get("category")?,
+        row.try_get("stream_version")?,
+        row.try_get("event_id")?,
+        row.try_get("command_id")?,
+        row.try_get("event_type")?,
+        i64::from(row.try_get::<i32, _>("schema_version")?),
+        row.try_get("payload")?,
+        row.try_get("metadata")?,
+        row.try_get::<DateTime<Utc>, _>("recorded_at")?,
+        row.try_get("prev_hash")?,
+        row.try_get("hash")?,
+    )
 }
 
 impl LogBackend for PgLog {
@@ -231,18 +249,21 @@ impl LogBackend for PgLog {
         // index: an OR of the two would scan the table), and each stream's version.
         let rows = sqlx::query(
             "(select 'head' as kind, null::text as stream_id, position, 0::int8 as version, hash, \
-                     null::uuid as event_id, null::uuid as command_id, recorded_at \
+                     null::uuid as event_id, null::uuid as command_id, recorded_at, \
+                     null::text as event_type, null::text as payload \
                 from events order by position desc limit 1) \
              union all \
-             (select 'event', null, position, stream_version, null, event_id, command_id, null \
+             (select 'event', stream_id, position, stream_version, null, event_id, command_id, null, \
+                     event_type, payload::text \
                 from events where event_id = any($1)) \
              union all \
-             (select 'event', null, position, stream_version, null, event_id, command_id, null \
+             (select 'event', stream_id, position, stream_version, null, event_id, command_id, null, \
+                     event_type, payload::text \
                 from events where command_id = any($2)) \
              union all \
              (select 'version', s.stream_id, 0, \
                      coalesce((select max(e.stream_version) from events e where e.stream_id = s.stream_id), 0), \
-                     null, null, null, null \
+                     null, null, null, null, null, null \
                 from unnest($3::text[]) as s(stream_id))",
         )
         .bind(event_ids)
@@ -267,6 +288,9 @@ impl LogBackend for PgLog {
                     command_id: row.try_get("command_id")?,
                     position: row.try_get::<i64, _>("position")? as u64,
                     stream_version: row.try_get::<i64, _>("version")? as u64,
+                    stream_id: row.try_get("stream_id")?,
+                    event_type: row.try_get("event_type")?,
+                    payload: row.try_get("payload")?,
                 }),
                 _ => {
                     versions.insert(
@@ -329,6 +353,6 @@ impl_event_log!(
     stream: "where stream_id = $1 and stream_version >= $2 order by stream_version",
     all: "where position > $1 order by position limit $2",
     category: "where category = $1 and position > $2 order by position limit $3",
-    command: "select position, stream_version from events where command_id = $1 order by position",
+    command: "select position, stream_version, stream_id from events where command_id = $1 order by position",
     bind_command: |command_id| command_id,
 );

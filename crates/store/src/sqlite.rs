@@ -8,14 +8,14 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -25,7 +25,7 @@ use crate::hash;
 use crate::migrations;
 use crate::model::RecordedEvent;
 use crate::upcast::Upcasters;
-use crate::writer::{Existing, Head, LogBackend, PlanReads, WriterHandle, spawn_writer};
+use crate::writer::{self, Existing, Head, LogBackend, PlanReads, WriterHandle, spawn_writer};
 
 /// Rows per multi-row INSERT (13 bound values each; SQLite allows 32,766 per statement).
 const INSERT_CHUNK: usize = 2_000;
@@ -52,13 +52,34 @@ impl SqliteStore {
     /// Open (creating if missing) the database file named by a `sqlite://PATH` URL, apply
     /// migrations, and start the writer.
     pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        Self::open(url, clock, true).await
+    }
+
+    /// Open an existing database file; a missing one is an error, never created. For
+    /// commands that only read (verify, export): a mistyped path must not answer "ok: 0
+    /// events" over a new empty file.
+    pub async fn open_existing(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        Self::open(url, clock, false).await
+    }
+
+    async fn open(url: &str, clock: Arc<dyn Clock>, create: bool) -> Result<Self, StoreError> {
         let unreachable = |e: sqlx::Error| StoreError::Unreachable {
             url: redact_url(url),
             reason: e.to_string(),
         };
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(unreachable)?
-            .create_if_missing(true)
+        let options = SqliteConnectOptions::from_str(url).map_err(unreachable)?;
+        let file = options.get_filename();
+        if !create && file != std::path::Path::new(":memory:") && !file.exists() {
+            return Err(StoreError::Unreachable {
+                url: redact_url(url),
+                reason: format!(
+                    "there is no database file at {} (commands that only read never create one)",
+                    file.display()
+                ),
+            });
+        }
+        let options = options
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
@@ -69,20 +90,28 @@ impl SqliteStore {
             .pragma("cache_size", format!("-{}", SQLITE_CACHE_KIB));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(unreachable)?;
         migrations::sqlite().run(&pool).await?;
-        Self::from_pool(pool, clock).await
+        let watcher = SqliteConnection::connect_with(&options)
+            .await
+            .map_err(unreachable)?;
+        Self::from_pool(pool, watcher, clock).await
     }
 
-    async fn from_pool(pool: SqlitePool, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+    async fn from_pool(
+        pool: SqlitePool,
+        watcher: SqliteConnection,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StoreError> {
         let head_position: i64 =
             sqlx::query_scalar("select coalesce(max(position), 0) from events")
                 .fetch_one(&pool)
                 .await?;
         let (head_tx, head) = watch::channel(head_position as u64);
         let head_tx = Arc::new(head_tx);
+        spawn_commit_watcher(watcher, Arc::downgrade(&head_tx));
         let log = Arc::new(SqliteLog { pool: pool.clone() });
         let writer = spawn_writer(log.clone(), clock.clone(), head_tx.clone());
         Ok(SqliteStore {
@@ -110,10 +139,49 @@ impl SqliteStore {
     async fn fetch(
         &self,
         query: sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments>,
+        partial: bool,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let rows = query.fetch_all(&self.pool).await?;
-        rows.iter().map(decode).collect()
+        crate::decode_rows(&rows, decode, partial)
     }
+}
+
+/// How often the commit watcher asks SQLite whether another connection committed.
+const COMMIT_POLL: Duration = Duration::from_millis(25);
+
+/// SQLite has no cross-process notification, so another process's appends to the same file
+/// are noticed by polling `PRAGMA data_version` on a connection of our own: a cheap read of
+/// a counter SQLite keeps in shared memory, which changes when any other connection commits.
+/// Only then is the head read, and subscribers woken. Ends with the store.
+fn spawn_commit_watcher(mut conn: SqliteConnection, head_tx: Weak<watch::Sender<u64>>) {
+    tokio::spawn(async move {
+        let mut seen: Option<i64> = None;
+        let mut ticks = tokio::time::interval(COMMIT_POLL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let Some(head_tx) = head_tx.upgrade() else {
+                break;
+            };
+            let Ok(version) = sqlx::query_scalar::<_, i64>("pragma data_version")
+                .fetch_one(&mut conn)
+                .await
+            else {
+                continue;
+            };
+            if seen.replace(version) == Some(version) {
+                continue;
+            }
+            if let Ok(head) =
+                sqlx::query_scalar::<_, i64>("select coalesce(max(position), 0) from events")
+                    .fetch_one(&mut conn)
+                    .await
+            {
+                writer::advance(&head_tx, head as u64);
+            }
+        }
+        let _ = conn.close().await;
+    });
 }
 
 fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
@@ -122,25 +190,29 @@ fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
         position: position as u64,
         reason,
     };
+    let uuid = |column: &str, text: &str| {
+        Uuid::parse_str(text).map_err(|e| corrupt(format!("{column}: {e}")))
+    };
     let event_id: String = row.try_get("event_id")?;
-    let payload: String = row.try_get("payload")?;
-    let metadata: String = row.try_get("metadata")?;
+    let command_id: Option<String> = row.try_get("command_id")?;
     let recorded_at: String = row.try_get("recorded_at")?;
-    Ok(RecordedEvent {
-        position: position as u64,
-        stream_id: row.try_get("stream_id")?,
-        stream_version: row.try_get::<i64, _>("stream_version")? as u64,
-        event_id: Uuid::parse_str(&event_id).map_err(|e| corrupt(format!("event_id: {e}")))?,
-        event_type: row.try_get("event_type")?,
-        schema_version: row.try_get::<i64, _>("schema_version")? as u32,
-        payload: serde_json::from_str(&payload).map_err(|e| corrupt(format!("payload: {e}")))?,
-        metadata: serde_json::from_str(&metadata).map_err(|e| corrupt(format!("metadata: {e}")))?,
-        recorded_at: DateTime::parse_from_rfc3339(&recorded_at)
+    crate::decode_event(
+        position,
+        row.try_get("stream_id")?,
+        row.try_get("category")?,
+        row.try_get("stream_version")?,
+        uuid("event_id", &event_id)?,
+        command_id.map(|c| uuid("command_id", &c)).transpose()?,
+        row.try_get("event_type")?,
+        row.try_get("schema_version")?,
+        row.try_get("payload")?,
+        row.try_get("metadata")?,
+        DateTime::parse_from_rfc3339(&recorded_at)
             .map_err(|e| corrupt(format!("recorded_at: {e}")))?
             .with_timezone(&Utc),
-        prev_hash: row.try_get("prev_hash")?,
-        hash: row.try_get("hash")?,
-    })
+        row.try_get("prev_hash")?,
+        row.try_get("hash")?,
+    )
 }
 
 impl SqliteLog {
@@ -158,7 +230,8 @@ impl SqliteLog {
             .collect();
         for chunk in ids.chunks(500) {
             let mut q = QueryBuilder::<Sqlite>::new(
-                "select event_id, command_id, position, stream_version from events where event_id in (",
+                "select event_id, command_id, position, stream_version, stream_id, event_type, payload \
+                 from events where event_id in (",
             );
             let mut sep = q.separated(", ");
             for (_, id) in chunk.iter().filter(|(is_cmd, _)| !is_cmd) {
@@ -180,6 +253,9 @@ impl SqliteLog {
                     command_id: command_id.and_then(|c| Uuid::parse_str(&c).ok()),
                     position: row.try_get::<i64, _>("position")? as u64,
                     stream_version: row.try_get::<i64, _>("stream_version")? as u64,
+                    stream_id: row.try_get("stream_id")?,
+                    event_type: row.try_get("event_type")?,
+                    payload: row.try_get("payload")?,
                 });
             }
         }
@@ -289,6 +365,6 @@ impl_event_log!(
     stream: "where stream_id = ? and stream_version >= ? order by stream_version",
     all: "where position > ? order by position limit ?",
     category: "where category = ? and position > ? order by position limit ?",
-    command: "select position, stream_version from events where command_id = ? order by position",
+    command: "select position, stream_version, stream_id from events where command_id = ? order by position",
     bind_command: |command_id| command_id.to_string(),
 );

@@ -164,6 +164,11 @@ fn parse_line(text: &str, line: u64) -> Result<Parsed, TransferError> {
         .map_err(|e| bad(format!("recorded_at: {e}")))?
         .with_timezone(&Utc);
     crate::model::StreamId::parse(&l.stream_id).map_err(|e| bad(e.to_string()))?;
+    // What an append would refuse, an import refuses too, before anything is written: a
+    // file from an older or tampered store must not get half-way into a database.
+    crate::limits::check_event(&l.event_type, l.schema_version, &l.payload)
+        .and_then(|_| crate::limits::check_metadata(&l.metadata))
+        .map_err(|e| bad(e.to_string()))?;
     Ok(Parsed::Event(Box::new(RecordedEvent {
         position: l.position,
         stream_id: l.stream_id,

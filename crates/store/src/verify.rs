@@ -34,6 +34,9 @@ pub enum Tamper {
     /// The event does not link to its predecessor: an event before it was deleted and the
     /// positions closed up, or the predecessor was altered and its hash recomputed.
     BrokenLink { position: u64 },
+    /// The stored row no longer decodes, or a column derived from hashed ones (category,
+    /// command id) disagrees with them: it was edited behind the store's back.
+    Unreadable { position: u64, reason: String },
 }
 
 impl Tamper {
@@ -42,7 +45,8 @@ impl Tamper {
             Tamper::Altered { position }
             | Tamper::Deleted { position }
             | Tamper::Inserted { position }
-            | Tamper::BrokenLink { position } => *position,
+            | Tamper::BrokenLink { position }
+            | Tamper::Unreadable { position, .. } => *position,
         }
     }
 }
@@ -65,6 +69,10 @@ impl fmt::Display for Tamper {
                 "event at position {position} does not follow its predecessor: an event before it was deleted, \
                  or position {} was altered and re-hashed",
                 position.saturating_sub(1)
+            ),
+            Tamper::Unreadable { position, reason } => write!(
+                f,
+                "event at position {position} was altered: its stored row no longer reads back ({reason})"
             ),
         }
     }
@@ -191,7 +199,27 @@ pub async fn verify<L: EventLog>(log: &L) -> Result<VerifyReport, StoreError> {
     let mut checker = ChainChecker::default();
     let mut after = 0;
     loop {
-        let page = log.read_all_raw(after, PAGE).await?;
+        let page = match log.read_all_raw(after, PAGE).await {
+            Ok(page) => page,
+            // An undecodable row is named, not a reason to give up without a position.
+            Err(StoreError::Corrupt { position, reason }) => {
+                let (head_position, head_hash) = checker.head();
+                let problem = if position > head_position + 1 {
+                    Tamper::Deleted {
+                        position: head_position + 1,
+                    }
+                } else {
+                    Tamper::Unreadable { position, reason }
+                };
+                return Ok(VerifyReport {
+                    events: checker.events(),
+                    head_hash: head_hash.to_owned(),
+                    head_position,
+                    first_problem: Some(problem),
+                });
+            }
+            Err(e) => return Err(e),
+        };
         let Some(last) = page.last() else { break };
         after = last.position;
         for e in &page {

@@ -68,6 +68,10 @@ pub struct Existing {
     pub command_id: Option<Uuid>,
     pub position: u64,
     pub stream_version: u64,
+    pub stream_id: String,
+    pub event_type: String,
+    /// The stored payload as JSON text (any spelling; compared in canonical form).
+    pub payload: String,
 }
 
 /// The IO one backend provides to the writer. All calls happen inside `Tx`, which holds
@@ -356,7 +360,9 @@ pub fn plan(
     let mut position = head.position;
     let mut prev_hash = head.hash;
     let mut rows: Vec<RecordedEvent> = Vec::new();
-    let mut seen_commands: HashMap<Uuid, AppendOutcome> = HashMap::new();
+    // Appends earlier in this group, by command id: a repeat within one group is a
+    // duplicate (or a clash) just as one of an earlier group is.
+    let mut seen_commands: HashMap<Uuid, Vec<Existing>> = HashMap::new();
     let mut outcomes = Vec::with_capacity(requests.len());
 
     for received in requests {
@@ -369,7 +375,6 @@ pub fn plan(
             continue;
         }
         if let Some(outcome) = duplicate_of(request, existing, &seen_commands) {
-            let outcome = Ok(outcome);
             break_chain_unless_stored(received, &outcome);
             outcomes.push(outcome);
             continue;
@@ -391,6 +396,7 @@ pub fn plan(
         let recorded_at = last_recorded.map_or(*at, |last| (*at).max(last));
         last_recorded = Some(recorded_at);
         let mut positions = Vec::with_capacity(request.events.len());
+        let first_row = rows.len();
         let mut version = actual;
         for event in &request.events {
             position += 1;
@@ -430,35 +436,68 @@ pub fn plan(
             duplicate: false,
         };
         if let Some(command_id) = request.metadata.command_id {
-            seen_commands.insert(
-                command_id,
-                AppendOutcome {
-                    duplicate: true,
-                    ..outcome.clone()
-                },
-            );
+            let written = rows[first_row..]
+                .iter()
+                .map(|row| Existing {
+                    event_id: row.event_id,
+                    command_id: Some(command_id),
+                    position: row.position,
+                    stream_version: row.stream_version,
+                    stream_id: row.stream_id.clone(),
+                    event_type: row.event_type.clone(),
+                    payload: String::new(),
+                })
+                .collect();
+            seen_commands.insert(command_id, written);
         }
         outcomes.push(Ok(outcome));
     }
     (outcomes, rows, position)
 }
 
+/// Whether `request` repeats an append already made, and if so its original outcome.
+///
+/// A re-send is a duplicate only when it is the same append: the same stream and the same
+/// events. By command id (the idempotency key of a command): the same stream and the same
+/// event types in the same order; the payloads and event ids may differ, as a command
+/// decided again may stamp another time into its payload and a raw client may draw new
+/// event ids per attempt (the executor derives them from the command id). By event id
+/// alone: the same ids, types, command id and payloads. Anything else that reuses an id is refused with
+/// [`StoreError::IdempotencyClash`] naming it: nothing is dropped silently.
 fn duplicate_of(
     request: &AppendRequest,
     existing: &[Existing],
-    seen_commands: &HashMap<Uuid, AppendOutcome>,
-) -> Option<AppendOutcome> {
+    seen_commands: &HashMap<Uuid, Vec<Existing>>,
+) -> Option<Result<AppendOutcome, StoreError>> {
+    let stream = request.stream_id.as_str();
+    let clash = |reason: String| Some(Err(StoreError::IdempotencyClash(reason)));
     if let Some(command_id) = request.metadata.command_id {
-        if let Some(outcome) = seen_commands.get(&command_id) {
-            return Some(outcome.clone());
-        }
-        let mut hits: Vec<&Existing> = existing
-            .iter()
-            .filter(|e| e.command_id == Some(command_id))
-            .collect();
+        let mut hits: Vec<&Existing> = match seen_commands.get(&command_id) {
+            Some(written) => written.iter().collect(),
+            None => existing
+                .iter()
+                .filter(|e| e.command_id == Some(command_id))
+                .collect(),
+        };
         if !hits.is_empty() {
             hits.sort_by_key(|e| e.position);
-            return Some(outcome_of(&hits));
+            if let Some(other) = hits.iter().find(|e| e.stream_id != stream) {
+                return clash(format!(
+                    "command {command_id} was already used on stream {}",
+                    other.stream_id
+                ));
+            }
+            let same_events = hits.len() == request.events.len()
+                && hits
+                    .iter()
+                    .zip(&request.events)
+                    .all(|(e, n)| e.event_type == n.event_type);
+            if !same_events {
+                return clash(format!(
+                    "command {command_id} was already stored on {stream} with other events"
+                ));
+            }
+            return Some(Ok(outcome_of(&hits)));
         }
     }
     let mut hits: Vec<&Existing> = existing
@@ -469,7 +508,27 @@ fn duplicate_of(
         return None;
     }
     hits.sort_by_key(|e| e.position);
-    Some(outcome_of(&hits))
+    if hits.len() != request.events.len() {
+        return clash(format!(
+            "event {} is already in the log (position {}), but this append also holds events that are not",
+            hits[0].event_id, hits[0].position
+        ));
+    }
+    for (stored, new) in hits.iter().zip(&request.events) {
+        let same = stored.event_id == new.event_id
+            && stored.stream_id == stream
+            && stored.event_type == new.event_type
+            && stored.command_id == request.metadata.command_id
+            && serde_json::from_str::<serde_json::Value>(&stored.payload)
+                .is_ok_and(|p| hash::canonical(&p) == hash::canonical(&new.payload));
+        if !same {
+            return clash(format!(
+                "event {} is already in the log (position {}, stream {}) with other content",
+                stored.event_id, stored.position, stored.stream_id
+            ));
+        }
+    }
+    Some(Ok(outcome_of(&hits)))
 }
 
 fn outcome_of(hits: &[&Existing]) -> AppendOutcome {

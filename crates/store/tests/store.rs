@@ -254,7 +254,7 @@ async fn retries_append_nothing(store: Store, _clock: ManualClock) {
             .find_command(command_id)
             .await
             .expect("find")
-            .map(|o| o.positions),
+            .map(|o| o.outcome.positions),
         Some(first.positions)
     );
     assert_eq!(store.head_position().await.expect("head"), 3);
@@ -492,11 +492,11 @@ async fn tamper(store: &Store, statements: &[&'static str]) {
     match store {
         Store::Sqlite(s) => {
             let mut tx = s.pool().begin().await.expect("tx");
-            sqlx::query("drop trigger events_no_update")
+            sqlx::query("drop trigger if exists events_no_update")
                 .execute(&mut *tx)
                 .await
                 .expect("drop");
-            sqlx::query("drop trigger events_no_delete")
+            sqlx::query("drop trigger if exists events_no_delete")
                 .execute(&mut *tx)
                 .await
                 .expect("drop");
@@ -693,7 +693,8 @@ async fn hashes_are_identical_across_backends() {
         .await
         .expect("postgres");
     let payload: serde_json::Value = serde_json::from_str(
-        r#"{ "z": 1, "a": {"y": [1, 2, {"k": "棠村"}], "b": 0.5}, "m": null }"#,
+        r#"{ "z": 1, "a": {"y": [1, 2, {"k": "棠村"}], "b": 0.5}, "m": null,
+             "numbers": [-0.0, 1e16, 1E30, 4.50, 2e-3, 333333333.33333329, 1.7976931348623157e308] }"#,
     )
     .expect("json");
     let events: Vec<NewEvent> = (0..3)
@@ -724,6 +725,15 @@ async fn hashes_are_identical_across_backends() {
         verify(&sqlite).await.expect("v").is_intact()
             && verify(&postgres).await.expect("v").is_intact()
     );
+    // PostgreSQL respells the numbers; the exports are still byte for byte the same.
+    let export = |store: Store| async move {
+        let mut out = Vec::new();
+        xingcun_store::transfer::export_jsonl(&store, &mut out, None)
+            .await
+            .expect("export");
+        out
+    };
+    assert_eq!(export(sqlite).await, export(postgres).await);
 }
 
 // ---------------------------------------------------------------- schema evolution
@@ -1448,4 +1458,527 @@ mod transfer {
             .expect("idempotent");
         assert_eq!((summary.resumed_after, summary.imported), (60, 0));
     }
+}
+
+// ---------------------------------------------------------------- hardening: what the log refuses
+
+/// Run one statement behind the store's back, per backend, guards lifted.
+async fn tamper_each(store: &Store, sqlite: &str, postgres: &str) {
+    let sql: &'static str = Box::leak(
+        match store {
+            Store::Sqlite(_) => sqlite,
+            Store::Postgres(_) => postgres,
+        }
+        .to_owned()
+        .into_boxed_str(),
+    );
+    tamper(store, &[sql]).await;
+}
+
+fn nested_json_text(levels: usize) -> String {
+    format!("{}1{}", "[".repeat(levels), "]".repeat(levels))
+}
+
+fn nested_value(levels: usize) -> serde_json::Value {
+    let mut v = json!(1);
+    for _ in 0..levels {
+        v = serde_json::Value::Array(vec![v]);
+    }
+    v
+}
+
+/// PostgreSQL's jsonb gives numbers back in its own spelling (`-0.0` as `0.0`, `1e16` as
+/// seventeen digits); the hash is over RFC 8785's spelling of the double, so the log still
+/// verifies and reads back the same values.
+async fn numbers_in_any_spelling_verify(store: Store, _clock: ManualClock) {
+    let payload: serde_json::Value = serde_json::from_str(
+        r#"{"rfc": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001],
+            "neg_zero": -0.0, "big_float": 1e16, "max": 1.7976931348623157e308,
+            "min": 5e-324, "safe": 9007199254740991, "unsafe_neg": -9007199254740991}"#,
+    )
+    .expect("json");
+    store
+        .append(request(
+            "listing-n",
+            ExpectedVersion::Exact(0),
+            vec![NewEvent::new("ListingPosted", 1, payload.clone())],
+        ))
+        .await
+        .expect("append");
+    let report = verify(&store).await.expect("verify");
+    assert!(report.is_intact(), "{:?}", report.first_problem);
+    let back = store.read_all(0, 10).await.expect("read");
+    assert_eq!(
+        xingcun_store::hash::canonical(&back[0].payload),
+        xingcun_store::hash::canonical(&payload)
+    );
+    for too_big in [
+        json!(9_007_199_254_740_992_u64),
+        json!(-9_007_199_254_740_992_i64),
+    ] {
+        let refused = store
+            .append(request(
+                "listing-n2",
+                ExpectedVersion::Any,
+                vec![NewEvent::new("ListingPosted", 1, json!({ "n": too_big }))],
+            ))
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::InvalidInput(_))),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(store.head_position().await.expect("head"), 1);
+}
+both!(numbers_any_spelling, numbers_in_any_spelling_verify);
+
+async fn oversized_and_malformed_input_is_refused(store: Store, _clock: ManualClock) {
+    let refused = |event: NewEvent, metadata: EventMetadata| {
+        let store = store.clone();
+        async move {
+            let mut r = request("task-1", ExpectedVersion::Any, vec![event]);
+            r.metadata = metadata;
+            store.append(r).await
+        }
+    };
+    let meta = || EventMetadata {
+        actor: "tester".into(),
+        ..Default::default()
+    };
+    let plain = |payload| NewEvent::new("TaskDrafted", 1, payload);
+    let mut cases: Vec<(&str, NewEvent, EventMetadata)> = vec![
+        ("33 levels", plain(nested_value(33)), meta()),
+        ("10,000 levels", plain(nested_value(10_000)), meta()),
+        (
+            "300 KiB",
+            plain(json!({ "t": "字".repeat(100_000) })),
+            meta(),
+        ),
+        ("NUL in a key", plain(json!({ "a\u{0}": 1 })), meta()),
+    ];
+    for kind in ["Task\nDone", "Task\u{202e}Done", "Task\0", "", "任务"] {
+        cases.push(("event type", NewEvent::new(kind, 1, json!({})), meta()));
+    }
+    let mut nul_actor = meta();
+    nul_actor.actor = "a\u{0}b".into();
+    cases.push(("NUL actor", plain(json!({})), nul_actor));
+    let mut nul_region = meta();
+    nul_region.regions = vec!["3306\u{0}".into()];
+    cases.push(("NUL region", plain(json!({})), nul_region));
+    let mut odd_region = meta();
+    odd_region.regions = vec!["330 6".into()];
+    cases.push(("region with a space", plain(json!({})), odd_region));
+    for (what, event, metadata) in cases {
+        let result = refused(event, metadata).await;
+        assert!(
+            matches!(result, Err(StoreError::InvalidInput(_))),
+            "{what}: {result:?}"
+        );
+    }
+    // Just inside the limits is accepted.
+    store
+        .append(request(
+            "task-1",
+            ExpectedVersion::Exact(0),
+            vec![plain(nested_value(31))],
+        ))
+        .await
+        .expect("32 levels are accepted");
+    assert_eq!(store.head_position().await.expect("head"), 1);
+    // Positions and versions past SQL's bigint read nothing (they used to wrap to -1).
+    assert!(store.read_all(u64::MAX, 10).await.expect("all").is_empty());
+    assert!(
+        store
+            .read_all_raw(u64::MAX, 10)
+            .await
+            .expect("raw")
+            .is_empty()
+    );
+    assert!(
+        store
+            .read_category("task", u64::MAX, 10)
+            .await
+            .expect("category")
+            .is_empty()
+    );
+    assert!(
+        store
+            .read_stream(&stream("task-1"), u64::MAX)
+            .await
+            .expect("stream")
+            .is_empty()
+    );
+    assert!(verify(&store).await.expect("verify").is_intact());
+}
+both!(oversized_input, oversized_and_malformed_input_is_refused);
+
+/// One event that no longer decodes (written behind the store's back) is named by verify,
+/// reported by position to whoever reads it, and does not stop anyone reading past it.
+async fn an_unreadable_event_is_named_and_read_past(store: Store, _clock: ManualClock) {
+    seed_five(&store).await;
+    let deep = nested_json_text(200);
+    tamper_each(
+        &store,
+        &format!("update events set payload = '{deep}' where position = 3"),
+        &format!("update events set payload = '{deep}'::jsonb where position = 3"),
+    )
+    .await;
+    let report = verify(&store).await.expect("verify answers");
+    assert!(
+        matches!(
+            report.first_problem,
+            Some(Tamper::Unreadable { position: 3, .. })
+        ),
+        "{:?}",
+        report.first_problem
+    );
+    assert_eq!(report.events, 2);
+    let before = store.read_all(0, 10).await.expect("events before it");
+    assert_eq!(
+        before.iter().map(|e| e.position).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert!(matches!(
+        store.read_all(2, 10).await,
+        Err(StoreError::Corrupt { position: 3, .. })
+    ));
+    let after = store.read_all(3, 10).await.expect("events after it");
+    assert_eq!(after.iter().map(|e| e.position).collect::<Vec<_>>(), [4, 5]);
+    // A subscriber gets the events before it, then the error naming it.
+    let got: Vec<_> = subscribe(store.clone(), 0, CancellationToken::new())
+        .take(3)
+        .collect()
+        .await;
+    assert!(got[0].is_ok() && got[1].is_ok());
+    assert!(matches!(
+        got[2],
+        Err(StoreError::Corrupt { position: 3, .. })
+    ));
+}
+both!(unreadable_event, an_unreadable_event_is_named_and_read_past);
+
+/// A number PostgreSQL holds but no double can (it used to blind every reader).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_number_beyond_a_double_is_named() {
+    let clock = clock();
+    let Some(store) = postgres_store(&clock).await else {
+        return;
+    };
+    seed_five(&store).await;
+    tamper(
+        &store,
+        &[r#"update events set payload = '{"n": 1e400}'::jsonb where position = 4"#],
+    )
+    .await;
+    let report = verify(&store).await.expect("verify answers");
+    assert!(
+        matches!(
+            report.first_problem,
+            Some(Tamper::Unreadable { position: 4, .. })
+        ),
+        "{:?}",
+        report.first_problem
+    );
+    assert_eq!(store.read_all(4, 10).await.expect("past it").len(), 1);
+}
+
+/// Columns outside the hash (category, command id) and keys added to the metadata are
+/// checked by verify, so an edit to them cannot pass as intact.
+async fn unhashed_columns_are_checked(store: Store, _clock: ManualClock) {
+    seed_five(&store).await;
+    tamper_each(
+        &store,
+        r#"update events set metadata = json_insert(metadata, '$.extra', 1) where position = 5"#,
+        r#"update events set metadata = metadata || '{"extra": 1}'::jsonb where position = 5"#,
+    )
+    .await;
+    let first = |report: xingcun_store::VerifyReport| report.first_problem.map(|p| p.position());
+    assert_eq!(first(verify(&store).await.expect("verify")), Some(5));
+    tamper(
+        &store,
+        &["update events set category = 'village' where position = 3"],
+    )
+    .await;
+    assert_eq!(first(verify(&store).await.expect("verify")), Some(3));
+    // The reader by category misses it (1, 2 and 4 come back, then 5 does not read), and
+    // verify says so.
+    let read = store.read_category("task", 0, 10).await.expect("category");
+    assert_eq!(
+        read.iter().map(|e| e.position).collect::<Vec<_>>(),
+        [1, 2, 4]
+    );
+    tamper_each(
+        &store,
+        "update events set command_id = '6f1c3a52-6b4e-4a43-9d3a-2a5f0f6c9e01' where position = 1",
+        "update events set command_id = '6f1c3a52-6b4e-4a43-9d3a-2a5f0f6c9e01'::uuid where position = 1",
+    )
+    .await;
+    assert_eq!(first(verify(&store).await.expect("verify")), Some(1));
+}
+both!(unhashed_columns, unhashed_columns_are_checked);
+
+/// A re-send is a duplicate only when it is the same append; any other reuse of an id is
+/// refused by name, and nothing is dropped silently.
+async fn reusing_an_id_for_another_append_is_refused(store: Store, _clock: ManualClock) {
+    let x = NewEvent::new("BidSubmitted", 1, json!({ "bid": 1 }));
+    let first = store
+        .append(request(
+            "listing-a",
+            ExpectedVersion::Exact(0),
+            vec![x.clone()],
+        ))
+        .await
+        .expect("first");
+    let again = store
+        .append(request("listing-a", ExpectedVersion::Any, vec![x.clone()]))
+        .await
+        .expect("the same append again");
+    assert!(again.duplicate && again.positions == first.positions);
+
+    let mut other_content = x.clone();
+    other_content.payload = json!({ "bid": 2 });
+    let elsewhere = store
+        .append(request("listing-b", ExpectedVersion::Any, vec![x.clone()]))
+        .await;
+    assert!(
+        matches!(elsewhere, Err(StoreError::IdempotencyClash(_))),
+        "{elsewhere:?}"
+    );
+    let changed = store
+        .append(request(
+            "listing-a",
+            ExpectedVersion::Any,
+            vec![other_content],
+        ))
+        .await;
+    assert!(
+        matches!(changed, Err(StoreError::IdempotencyClash(_))),
+        "{changed:?}"
+    );
+    let y = NewEvent::new("BidRevised", 1, json!({ "bid": 3 }));
+    let mixed = store
+        .append(request(
+            "listing-a",
+            ExpectedVersion::Any,
+            vec![x.clone(), y.clone()],
+        ))
+        .await;
+    match mixed {
+        Err(StoreError::IdempotencyClash(why)) => {
+            assert!(why.contains(&x.event_id.to_string()), "{why}")
+        }
+        other => panic!("expected a clash naming {}: {other:?}", x.event_id),
+    }
+
+    let command_id = Uuid::new_v4();
+    let mut on_c = request(
+        "listing-c",
+        ExpectedVersion::Any,
+        vec![event("ListingPosted", 1)],
+    );
+    on_c.metadata.command_id = Some(command_id);
+    store.append(on_c.clone()).await.expect("command");
+    let mut on_d = on_c.clone();
+    on_d.stream_id = stream("listing-d");
+    on_d.events = vec![event("ListingPosted", 1)];
+    let reused = store.append(on_d).await;
+    assert!(
+        matches!(reused, Err(StoreError::IdempotencyClash(_))),
+        "{reused:?}"
+    );
+    let mut other_kind = on_c.clone();
+    other_kind.events = vec![event("ListingWithdrawn", 1)];
+    let reused = store.append(other_kind).await;
+    assert!(
+        matches!(reused, Err(StoreError::IdempotencyClash(_))),
+        "{reused:?}"
+    );
+    // Through the executor: the command id names a command on another stream.
+    let executor = Executor::new(store.clone());
+    let meta = CommandMeta::with_command_id(command_id);
+    let via_executor = executor
+        .execute::<Tally>("t9", TallyCommand::Add(1), &Actor::system(), meta)
+        .await;
+    assert!(
+        matches!(
+            via_executor,
+            Err(ExecuteError::Store(StoreError::IdempotencyClash(_)))
+        ),
+        "{via_executor:?}"
+    );
+    // Nothing but the first two appends is in the log.
+    assert_eq!(store.head_position().await.expect("head"), 2);
+    assert!(verify(&store).await.expect("verify").is_intact());
+}
+both!(
+    idempotency_clash,
+    reusing_an_id_for_another_append_is_refused
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_refuses_insert_or_replace() {
+    let store = sqlite_store(&clock()).await;
+    seed_five(&store).await;
+    let Store::Sqlite(s) = &store else {
+        unreachable!()
+    };
+    let replace = sqlx::query(
+        "insert or replace into events select position, stream_id, category, stream_version, event_id, \
+         command_id, event_type, schema_version, '{\"n\":99}', metadata, recorded_at, prev_hash, hash \
+         from events where position = 2",
+    )
+    .execute(s.pool())
+    .await;
+    let err = replace.expect_err("refused");
+    assert!(err.to_string().contains("append-only"), "{err}");
+    assert!(verify(&store).await.expect("verify").is_intact());
+    assert_eq!(store.read_all(1, 1).await.expect("read")[0].payload["n"], 2);
+}
+
+#[tokio::test]
+async fn commands_that_only_read_never_create_a_database() {
+    let path = std::env::temp_dir().join(format!("xingcun-test-{}.db", Uuid::new_v4().simple()));
+    let err = Store::open_existing(&format!("sqlite://{}", path.display()), Arc::new(clock()))
+        .await
+        .err()
+        .expect("a missing file is an error");
+    assert!(err.to_string().contains("no database file"), "{err}");
+    assert!(!path.exists(), "nothing was created");
+}
+
+/// Two stores on one SQLite file stand for two processes: each sees the other's appends
+/// through `PRAGMA data_version`, without the subscription's slow fallback poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_appends_by_another_process_wake_this_one() {
+    let url = fresh_sqlite_url();
+    let clock = clock();
+    let a = Store::connect(&url, Arc::new(clock.clone()))
+        .await
+        .expect("a");
+    let b = Store::connect(&url, Arc::new(clock.clone()))
+        .await
+        .expect("b");
+    let mut head = b.watch_head();
+    head.borrow_and_update();
+    seed_five(&a).await;
+    // A guard against a hang, not a timing: before the watcher, b's head never moved.
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while *head.borrow_and_update() < 5 {
+            head.changed().await.expect("store alive");
+        }
+    })
+    .await
+    .expect("b saw a's appends");
+}
+
+/// An import file holding what an append would refuse is refused before anything is
+/// written (it used to commit a first batch into PostgreSQL and then fail on every rerun).
+async fn import_refuses_what_append_refuses(store: Store, clock: ManualClock) {
+    use xingcun_store::transfer::{TransferError, export_jsonl, import_jsonl};
+    let source = sqlite_store(&clock).await;
+    seed_five(&source).await;
+    let mut out = Vec::new();
+    export_jsonl(&source, &mut out, None).await.expect("export");
+    let text = String::from_utf8(out).expect("utf-8");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines[3] = lines[3].replace("\"TaskDrafted\"", "\"Task\\u0000Drafted\"");
+    let path = std::env::temp_dir().join(format!("xingcun-test-{}.jsonl", Uuid::new_v4().simple()));
+    std::fs::write(&path, lines.join("\n") + "\n").expect("write");
+    let err = import_jsonl(&store, &path, |_, _| {})
+        .await
+        .expect_err("refused");
+    let _ = std::fs::remove_file(&path);
+    assert!(matches!(err, TransferError::Line { line: 4, .. }), "{err}");
+    assert_eq!(store.head_position().await.expect("head"), 0);
+}
+both!(import_refusals, import_refuses_what_append_refuses);
+
+/// The child process of [`postgres_a_writer_stopped_holding_the_log_lock_does_not_stall_the_others`]:
+/// it takes the log lock with an append it never commits, says so, and sleeps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run as a child process by the stopped-lock-holder test"]
+async fn lock_holder_child() {
+    let Ok(url) = std::env::var("XINGCUN_LOCK_HOLDER_URL") else {
+        return;
+    };
+    let store = PostgresStore::connect(&url, Arc::new(clock()))
+        .await
+        .expect("connect");
+    let held = store
+        .begin_held_append(request(
+            "task-held",
+            ExpectedVersion::Exact(0),
+            vec![event("TaskDrafted", 1)],
+        ))
+        .await
+        .expect("hold the log lock");
+    println!("HELD");
+    use std::io::Write as _;
+    std::io::stdout().flush().expect("flush");
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    drop(held);
+}
+
+/// A writer process stopped (SIGSTOP) while it holds the log lock: PostgreSQL ends its
+/// session (`idle_in_transaction_session_timeout`), its append rolls back, and the other
+/// writers go on instead of stalling for as long as it sleeps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_writer_stopped_holding_the_log_lock_does_not_stall_the_others() {
+    use std::io::BufRead as _;
+    let Some(url) = fresh_postgres_url().await else {
+        return;
+    };
+    let store = Store::connect(&url, Arc::new(clock()))
+        .await
+        .expect("store");
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--ignored", "--exact", "lock_holder_child", "--nocapture"])
+        .env("XINGCUN_LOCK_HOLDER_URL", &url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn the holder");
+    let stdout = child.stdout.take().expect("stdout");
+    let held = tokio::task::spawn_blocking(move || {
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .any(|line| line.trim() == "HELD")
+    })
+    .await
+    .expect("reader");
+    assert!(held, "the holder never took the lock");
+    let pid = child.id().to_string();
+    let stopped = std::process::Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .expect("kill -STOP");
+    assert!(stopped.success());
+    // A guard against a stall, not a timing: without the session timeout this append waits
+    // for the lock until the holder wakes (300 s).
+    let appended = tokio::time::timeout(
+        Duration::from_secs(60),
+        store.append(request(
+            "task-free",
+            ExpectedVersion::Exact(0),
+            vec![event("TaskDrafted", 2)],
+        )),
+    )
+    .await;
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status();
+    let _ = child.wait();
+    appended
+        .expect("the other writers were not stalled")
+        .expect("the append went through once the stopped session was ended");
+    assert!(
+        store
+            .read_stream(&stream("task-held"), 1)
+            .await
+            .expect("read")
+            .is_empty(),
+        "the stopped writer's append was rolled back"
+    );
+    assert!(verify(&store).await.expect("verify").is_intact());
 }
