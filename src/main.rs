@@ -41,9 +41,10 @@ struct Cli {
 enum Command {
     /// Start the HTTP server (the default): /healthz, /readyz.
     Serve {
-        /// Address to listen on.
-        #[arg(long, env = "XINGCUN_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
+        /// Address to listen on: HOST:PORT, the host a name or an address
+        /// (`localhost:8082`, `0.0.0.0:8080`, `[::1]:8080`).
+        #[arg(long, env = "XINGCUN_LISTEN", default_value = DEFAULT_LISTEN)]
+        listen: String,
     },
     /// Create or upgrade the database schema, then exit.
     Migrate,
@@ -146,6 +147,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     .context("opening the event store")?;
     match command {
         Command::Serve { listen } => {
+            let listen = resolve_listen(&listen).await?;
             let cancel = CancellationToken::new();
             xingcun_api::serve(AppState { store }, listen, shutdown_signal(), cancel)
                 .await
@@ -298,11 +300,23 @@ async fn simulate_into(database_url: &str, config: &SimConfig) -> anyhow::Result
     Ok(ExitCode::SUCCESS)
 }
 
-fn default_listen() -> SocketAddr {
-    std::env::var("XINGCUN_LISTEN")
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// With no verb, `serve` on `XINGCUN_LISTEN` (or the default), as `xingcun serve` would.
+fn default_listen() -> String {
+    std::env::var("XINGCUN_LISTEN").unwrap_or_else(|_| DEFAULT_LISTEN.to_owned())
+}
+
+/// A listen address as given (`localhost:8082`), resolved; a bad one is an error that says
+/// what was expected, never silently replaced by the default.
+async fn resolve_listen(listen: &str) -> anyhow::Result<SocketAddr> {
+    tokio::net::lookup_host(listen)
+        .await
         .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)))
+        .and_then(|mut addrs| addrs.next())
+        .with_context(|| {
+            format!("cannot listen on {listen:?}: expected HOST:PORT, e.g. 127.0.0.1:8080 or localhost:8082")
+        })
 }
 
 /// Ctrl-C or SIGTERM.

@@ -119,17 +119,20 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     Some(response)
 }
 
-#[test]
-fn serve_answers_health_and_stops_on_sigterm() {
-    let port = TcpListener::bind("127.0.0.1:0")
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
         .expect("addr")
-        .port();
-    let url = fresh_sqlite_url();
-    let listen = format!("127.0.0.1:{port}");
+        .port()
+}
+
+/// Start the server with `args` and `env`, wait until /readyz answers on `port`, return
+/// its answer; then SIGTERM it and check it stops cleanly.
+fn serve_then_stop(args: &[&str], env: &[(&str, &str)], port: u16) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_xingcun"))
-        .args(["--database-url", &url, "serve", "--listen", &listen])
+        .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -139,16 +142,12 @@ fn serve_answers_health_and_stops_on_sigterm() {
         if let Some(r) = http_get(port, "/readyz") {
             break r;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "server did not come up"
-        );
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("server did not come up on port {port}");
+        }
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert!(
-        ready.starts_with("HTTP/1.1 200") && ready.contains("\"backend\":\"sqlite\""),
-        "{ready}"
-    );
     let health = http_get(port, "/healthz").expect("healthz");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     let killed = Command::new("kill")
@@ -158,6 +157,40 @@ fn serve_answers_health_and_stops_on_sigterm() {
     assert!(killed.success());
     let status = child.wait().expect("wait");
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
+    ready
+}
+
+#[test]
+fn serve_answers_health_and_stops_on_sigterm() {
+    let port = free_port();
+    let url = fresh_sqlite_url();
+    let listen = format!("127.0.0.1:{port}");
+    let ready = serve_then_stop(
+        &["--database-url", &url, "serve", "--listen", &listen],
+        &[],
+        port,
+    );
+    assert!(
+        ready.starts_with("HTTP/1.1 200") && ready.contains("\"backend\":\"sqlite\""),
+        "{ready}"
+    );
+}
+
+#[test]
+fn no_verb_serves_on_xingcun_listen_given_by_host_name() {
+    let port = free_port();
+    let url = fresh_sqlite_url();
+    let listen = format!("localhost:{port}");
+    let ready = serve_then_stop(
+        &["--database-url", &url],
+        &[("XINGCUN_LISTEN", listen.as_str())],
+        port,
+    );
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    let out = xingcun(&["--database-url", &url, "serve", "--listen", "nowhere"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("expected HOST:PORT"), "{stderr}");
 }
 
 #[tokio::test]
