@@ -1739,6 +1739,37 @@ mod tests {
     }
 
     #[test]
+    fn the_bid_deadline_is_exclusive_for_bids_and_inclusive_for_the_comparison() {
+        let deadline = at(7, 0);
+        let h = posted();
+        let just_before = deadline - TimeDelta::seconds(1);
+        assert!(when(&h, submit(meizhu()), &cadre_of(meizhu()), just_before).is_ok());
+        let h = with_bids();
+        // Held and recorded at the deadline itself.
+        let at_deadline = ListingCommand::RecordComparison {
+            held_at: deadline,
+            panel: panel(),
+            scores: standard_scores(),
+            evidence: vec![file("记录.pdf")],
+        };
+        assert!(when(&h, at_deadline.clone(), &staff(), deadline).is_ok());
+        assert!(matches!(
+            when(&h, at_deadline, &staff(), just_before).unwrap_err(),
+            BiddingError::DeadlineNotPassed { .. }
+        ));
+        let a_second_early = ListingCommand::RecordComparison {
+            held_at: just_before,
+            panel: panel(),
+            scores: standard_scores(),
+            evidence: vec![file("记录.pdf")],
+        };
+        assert_eq!(
+            when(&h, a_second_early, &staff(), deadline).unwrap_err(),
+            BiddingError::ComparisonBeforeDeadline
+        );
+    }
+
+    #[test]
     fn comparison_waits_for_the_deadline_and_refuses_claims_outside_it() {
         let h = with_bids();
         assert!(matches!(

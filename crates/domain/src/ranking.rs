@@ -1502,6 +1502,40 @@ mod tests {
     }
 
     #[test]
+    fn boundaries_of_praise_points_rating_periods_and_scores() {
+        // Praise: the maximum itself is allowed, one more is not.
+        let rules = PraiseRules::default();
+        assert!(
+            Praise::default()
+                .decide(give(10, to_cadre(), rules), &ctx(&leader("l1")))
+                .is_ok()
+        );
+        assert!(PraiseRules::new(100).is_ok() && PraiseRules::new(1).is_ok());
+        // Rating: from the first instant of the period (00:00 Shanghai on 1 April) on.
+        let starts = RatingPeriod::quarter(2025, 2).unwrap().starts_at();
+        let rater = leader("l1");
+        let at = |now| CommandContext { actor: &rater, now };
+        let full = || scores(&[(DimensionKey::LEADERSHIP, 100)]);
+        assert!(
+            RatingSheet::default()
+                .decide(rate(full()), &at(starts))
+                .is_ok()
+        );
+        assert_eq!(
+            RatingSheet::default()
+                .decide(rate(full()), &at(starts - chrono::TimeDelta::seconds(1))),
+            Err(RatingError::PeriodNotStarted)
+        );
+        assert_eq!(
+            RatingSheet::default().decide(
+                rate(scores(&[(DimensionKey::LEADERSHIP, 101)])),
+                &at(starts)
+            ),
+            Err(RatingError::ScoreOutOfRange(101))
+        );
+    }
+
+    #[test]
     fn rating_is_refused_for_bad_raters_sheets_periods_and_scores() {
         let ok = || scores(&[(DimensionKey::LEADERSHIP, 90)]);
         let empty = RatingSheet::default();

@@ -2135,6 +2135,14 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn scores_from_one_to_a_hundred() {
+        assert_eq!(Score::new(1).map(Score::get), Ok(1));
+        assert_eq!(Score::new(100).map(Score::get), Ok(100));
+        assert_eq!(Score::new(101), Err(InvalidScore(101)));
+        assert_eq!(Score::new(0), Err(InvalidScore(0)));
+    }
+
+    #[test]
     fn points_are_exact_hundredths() {
         let score = Score::new(15).expect("score");
         assert_eq!(score.points_at(50), Points::from_hundredths(750));
