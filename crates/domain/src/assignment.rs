@@ -15,9 +15,11 @@
 //!   `TaskDispatched` ([`crate::task::TaskDispatch::assignment_commands`]): the notice
 //!   carries the deadline, score and timeliness policy fixed at dispatch, so acceptance
 //!   needs nothing from the task's stream.
-//! - A task withdrawn by the town reaches each village as `WithdrawAssignment`
-//!   ([`crate::task::TaskWithdrawal::assignment_commands`]); a village whose work was
-//!   already accepted refuses it (`CONFLICT`): acceptance and its points stand.
+//! - A task withdrawn by the town reaches each village whose work was not accepted as
+//!   `WithdrawAssignment` ([`crate::task::TaskWithdrawal::assignment_commands`]: the
+//!   withdrawal leaves accepted villages out). A village accepted in the meantime refuses it
+//!   (`AlreadyAccepted`, `CONFLICT`): acceptance and its points stand, and the caller does
+//!   not release that village's ledger entry.
 //!
 //! # Timeliness
 //!
@@ -749,6 +751,32 @@ mod tests {
         assert_eq!(
             accepted_points(&history),
             (false, 50, Points::from_hundredths(750))
+        );
+    }
+
+    #[test]
+    fn work_submitted_exactly_at_the_deadline_is_on_time() {
+        let submitted_on = |at: DateTime<Utc>| {
+            let history = submitted_at(at);
+            let on_time = match history.last() {
+                Some(AssignmentEvent::AssignmentSubmitted { on_time, .. }) => *on_time,
+                other => panic!("not submitted: {other:?}"),
+            };
+            let accepted = step_at(
+                &history,
+                &town_staff(),
+                deadline() + Duration::days(2),
+                AssignmentCommand::AcceptWork,
+            );
+            (on_time, accepted_points(&accepted))
+        };
+        assert_eq!(
+            submitted_on(deadline()),
+            (true, (true, 100, Points::from_hundredths(1500)))
+        );
+        assert_eq!(
+            submitted_on(deadline() + Duration::seconds(1)),
+            (false, (false, 50, Points::from_hundredths(750)))
         );
     }
 

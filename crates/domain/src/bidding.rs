@@ -18,12 +18,16 @@
 //!   (3) the earlier final submission (submission or last revision: who settled first);
 //!   (4) the lower village code, so the result is always deterministic.
 //! - The comparison must carry evidence (评审记录); without it it is refused.
-//! - The 公示 period starts when the comparison is recorded (server time).
+//! - The 公示 period starts when the comparison is recorded (server time) and counts calendar
+//!   days in Asia/Shanghai ([`crate::calendar::period_end`]): a comparison recorded on
+//!   13 May with 5 days of 公示 can be awarded from 24:00 on 18 May.
+//! - **Open by default**: every village of the posting town may bid
+//!   ([`Eligibility::WholeTown`], the default); a restricted list carries its reason.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -122,14 +126,23 @@ pub struct Criterion {
     pub weight: u32,
 }
 
-/// Which villages may bid.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Which villages may bid. 揭榜 is open competition (各村社自述优势自由竞榜): by default
+/// ([`Eligibility::default`]) every village of the posting town may bid; a restricted list is
+/// the exception and must say why.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "scope", rename_all = "snake_case")]
 pub enum Eligibility {
-    /// Every village of the town.
+    /// Every village of the town: the default.
+    #[default]
     WholeTown,
-    /// The villages named (sorted, without duplicates once posted).
-    Villages { villages: Vec<RegionId> },
+    /// Only the villages named (sorted, without duplicates once posted), for the reason
+    /// given (e.g. the project's site lies along one river). Posting refuses a list without a
+    /// reason; `None` only in listings recorded before reasons were required.
+    Villages {
+        villages: Vec<RegionId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Text>,
+    },
 }
 
 /// One panel member's scores for one bid, in the listing's criteria order.
@@ -389,7 +402,7 @@ impl DomainEvent for ListingEvent {
                 town, eligibility, ..
             } => {
                 let mut regions = vec![town.clone()];
-                if let Eligibility::Villages { villages } = eligibility {
+                if let Eligibility::Villages { villages, .. } = eligibility {
                     regions.extend(villages.iter().cloned());
                 }
                 regions
@@ -483,6 +496,8 @@ pub enum BiddingError {
     DuplicateCriterion(Text),
     #[error("至少需要一个可报名的村")]
     NoEligibleVillages,
+    #[error("揭榜默认向本镇街所有村社开放;限定参与村社的,必须说明理由")]
+    RestrictionWithoutReason,
     #[error("{0} 不是本镇的村")]
     VillageNotInTown(RegionId),
     #[error("{0} 不在本榜单的报名范围内")]
@@ -547,6 +562,7 @@ impl Rejection for BiddingError {
             | WeightsDoNotSumTo100 { .. }
             | DuplicateCriterion(_)
             | NoEligibleVillages
+            | RestrictionWithoutReason
             | VillageNotInTown(_)
             | TooManyAttachments
             | EmptyPanel
@@ -620,11 +636,6 @@ impl Listing {
 const MAX_CRITERIA: usize = 20;
 const MAX_ATTACHMENTS: usize = 20;
 
-fn add_days(t: DateTime<Utc>, days: u32) -> DateTime<Utc> {
-    t.checked_add_signed(TimeDelta::days(i64::from(days)))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
 fn town_staff_for(actor: &Actor, town: &RegionId) -> Result<(), BiddingError> {
     let role_ok = matches!(
         actor.role(),
@@ -675,10 +686,16 @@ fn check_eligibility(
 ) -> Result<Eligibility, BiddingError> {
     match eligibility {
         Eligibility::WholeTown => Ok(Eligibility::WholeTown),
-        Eligibility::Villages { mut villages } => {
+        Eligibility::Villages {
+            mut villages,
+            reason,
+        } => {
             if villages.is_empty() {
                 return Err(BiddingError::NoEligibleVillages);
             }
+            let Some(reason) = reason else {
+                return Err(BiddingError::RestrictionWithoutReason);
+            };
             if let Some(v) = villages
                 .iter()
                 .find(|v| v.level() != RegionLevel::Village || !town.contains(v))
@@ -687,7 +704,10 @@ fn check_eligibility(
             }
             villages.sort();
             villages.dedup();
-            Ok(Eligibility::Villages { villages })
+            Ok(Eligibility::Villages {
+                villages,
+                reason: Some(reason),
+            })
         }
     }
 }
@@ -703,7 +723,7 @@ impl PostedListing {
             Eligibility::WholeTown => {
                 village.level() == RegionLevel::Village && self.town.contains(village)
             }
-            Eligibility::Villages { villages } => villages.contains(village),
+            Eligibility::Villages { villages, .. } => villages.contains(village),
         }
     }
 
@@ -956,7 +976,7 @@ impl Aggregate for Listing {
                         winner,
                         score_centi,
                         notice_starts_at: now,
-                        notice_ends_at: add_days(now, l.notice_days),
+                        notice_ends_at: crate::calendar::period_end(now, l.notice_days),
                     },
                 ])
             }
@@ -1165,6 +1185,7 @@ impl Aggregate for Listing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeDelta;
     use chrono::TimeZone;
     use proptest::prelude::*;
 
@@ -1326,7 +1347,7 @@ mod tests {
     }
     fn awarded() -> Vec<ListingEvent> {
         let mut h = compared();
-        then_ok(&mut h, ListingCommand::AwardListing, &staff(), at(12, 3));
+        then_ok(&mut h, ListingCommand::AwardListing, &staff(), at(12, 8));
         h
     }
     fn milestone(reached_at: DateTime<Utc>) -> ListingCommand {
@@ -1442,10 +1463,48 @@ mod tests {
     }
 
     #[test]
+    fn every_village_of_the_town_may_bid_by_default_and_a_restriction_says_why() {
+        assert_eq!(Eligibility::default(), Eligibility::WholeTown);
+        let mut h = Vec::new();
+        then_ok(
+            &mut h,
+            post_with(criteria(), Eligibility::default(), BiddingRules::default()),
+            &staff(),
+            t0(),
+        );
+        for village in [meizhu(), tangcun()] {
+            assert!(when(&h, submit(village.clone()), &cadre_of(village), at(1, 0)).is_ok());
+        }
+        let unexplained = post_with(
+            criteria(),
+            Eligibility::Villages {
+                villages: vec![tangcun()],
+                reason: None,
+            },
+            BiddingRules::default(),
+        );
+        let err = when(&[], unexplained, &staff(), t0()).unwrap_err();
+        assert_eq!(err, BiddingError::RestrictionWithoutReason);
+        assert_eq!(err.code(), "INVALID_INPUT");
+        // A listing recorded before reasons were required still reads.
+        let old = serde_json::json!({ "scope": "villages", "villages": [tangcun()] });
+        assert_eq!(
+            serde_json::from_value::<Eligibility>(old).unwrap(),
+            Eligibility::Villages {
+                villages: vec![tangcun()],
+                reason: None
+            }
+        );
+    }
+
+    #[test]
     fn eligible_villages_must_be_villages_of_the_town() {
         let command = post_with(
             criteria(),
-            Eligibility::Villages { villages: vec![] },
+            Eligibility::Villages {
+                villages: vec![],
+                reason: Some(text("沿河项目")),
+            },
             BiddingRules::default(),
         );
         assert_eq!(
@@ -1457,6 +1516,7 @@ mod tests {
                 criteria(),
                 Eligibility::Villages {
                     villages: vec![meizhu(), outside.clone()],
+                    reason: Some(text("项目选址限于沿河村社")),
                 },
                 BiddingRules::default(),
             );
@@ -1469,6 +1529,7 @@ mod tests {
             criteria(),
             Eligibility::Villages {
                 villages: vec![tangcun(), meizhu(), tangcun()],
+                reason: Some(text("项目选址限于沿河村社")),
             },
             BiddingRules::default(),
         );
@@ -1525,6 +1586,7 @@ mod tests {
                 criteria(),
                 Eligibility::Villages {
                     villages: vec![tangcun()],
+                    reason: Some(text("项目选址限于沿河村社")),
                 },
                 BiddingRules::default(),
             ),
@@ -1641,7 +1703,12 @@ mod tests {
             ranking.iter().map(|r| r.rank).collect::<Vec<_>>(),
             vec![1, 2]
         );
-        assert_eq!((*notice_starts_at, *notice_ends_at), (at(7, 3), at(12, 3)));
+        // Recorded 13 May 19:00 in Shanghai; 5 calendar days: ends 24:00 on 18 May.
+        assert_eq!((*notice_starts_at, *notice_ends_at), (at(7, 3), at(12, 8)));
+        assert_eq!(
+            *notice_ends_at,
+            crate::testing::at("2025-05-19T00:00:00+08:00")
+        );
         assert_eq!(events[0].regions(), vec![town(), tangcun(), meizhu()]);
     }
 
@@ -1669,6 +1736,37 @@ mod tests {
             &[(tangcun(), at(2, 0), &c), (meizhu(), at(2, 0), &a)],
         );
         assert_eq!(ranked[0].village, meizhu(), "lower code");
+    }
+
+    #[test]
+    fn the_bid_deadline_is_exclusive_for_bids_and_inclusive_for_the_comparison() {
+        let deadline = at(7, 0);
+        let h = posted();
+        let just_before = deadline - TimeDelta::seconds(1);
+        assert!(when(&h, submit(meizhu()), &cadre_of(meizhu()), just_before).is_ok());
+        let h = with_bids();
+        // Held and recorded at the deadline itself.
+        let at_deadline = ListingCommand::RecordComparison {
+            held_at: deadline,
+            panel: panel(),
+            scores: standard_scores(),
+            evidence: vec![file("记录.pdf")],
+        };
+        assert!(when(&h, at_deadline.clone(), &staff(), deadline).is_ok());
+        assert!(matches!(
+            when(&h, at_deadline, &staff(), just_before).unwrap_err(),
+            BiddingError::DeadlineNotPassed { .. }
+        ));
+        let a_second_early = ListingCommand::RecordComparison {
+            held_at: just_before,
+            panel: panel(),
+            scores: standard_scores(),
+            evidence: vec![file("记录.pdf")],
+        };
+        assert_eq!(
+            when(&h, a_second_early, &staff(), deadline).unwrap_err(),
+            BiddingError::ComparisonBeforeDeadline
+        );
     }
 
     #[test]
@@ -1855,10 +1953,16 @@ mod tests {
     fn the_award_waits_for_the_end_of_the_notice_period() {
         let h = compared();
         assert_eq!(
-            when(&h, ListingCommand::AwardListing, &staff(), at(12, 2)).unwrap_err(),
-            BiddingError::NoticeNotEnded { ends_at: at(12, 3) }
+            when(
+                &h,
+                ListingCommand::AwardListing,
+                &staff(),
+                at(12, 8) - TimeDelta::seconds(1)
+            )
+            .unwrap_err(),
+            BiddingError::NoticeNotEnded { ends_at: at(12, 8) }
         );
-        let events = when(&h, ListingCommand::AwardListing, &staff(), at(12, 3)).unwrap();
+        let events = when(&h, ListingCommand::AwardListing, &staff(), at(12, 8)).unwrap();
         assert!(matches!(
             events.as_slice(),
             [ListingEvent::ListingAwarded { winner, .. }] if *winner == tangcun()
@@ -1912,7 +2016,7 @@ mod tests {
         );
         assert!(matches!(
             events.last(),
-            Some(ListingEvent::WinnerPublicized { notice_ends_at, .. }) if *notice_ends_at == at(10, 3)
+            Some(ListingEvent::WinnerPublicized { notice_ends_at, .. }) if *notice_ends_at == at(10, 8)
         ));
         let json = serde_json::to_string(&BiddingRules::default()).unwrap();
         assert_eq!(json, r#"{"notice_days":5}"#);
@@ -2287,7 +2391,7 @@ mod tests {
                 seed: (0..24).collect(),
                 skip_one: false,
             },
-            Op::Wait(24 * 5),
+            Op::Wait(24 * 6),
             Op::Award,
             Op::Wait(2),
             Op::Milestone(1),

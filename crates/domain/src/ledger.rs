@@ -19,6 +19,13 @@
 //! (e.g. merged) task no longer counts. Registering the same task again with the same
 //! details appends nothing, so the fan-out is safe to retry.
 //!
+//! # The backstop of the check before dispatch
+//!
+//! Duplicates are caught before dispatch, at screening and review ([`crate::task`]), from
+//! what the caller read here ([`VillageTaskLedger::dispatched`]). Two tasks reviewed at the
+//! same moment both pass that check; this stream serialises them, so the second one is
+//! still flagged here.
+//!
 //! # Flag, not refusal
 //!
 //! The dispatch has already happened (the town leader decided it), so a duplicate is
@@ -35,7 +42,7 @@ use crate::aggregate::{Aggregate, CommandContext, DomainEvent, Rejection};
 use crate::catalogue::MatterCode;
 use crate::people::{Actor, PersonId, Role};
 use crate::region::{RegionId, RegionLevel};
-use crate::task::{TaskId, TaskPeriod};
+use crate::task::{DispatchedTask, TaskId, TaskPeriod};
 use crate::text::{InvalidText, Text};
 
 /// One task in a village's ledger.
@@ -64,6 +71,22 @@ impl VillageTaskLedger {
     /// Tasks still counting (not released), in id order.
     pub fn active(&self) -> impl Iterator<Item = (&TaskId, &LedgerEntry)> {
         self.entries.iter().filter(|(_, e)| !e.released)
+    }
+
+    /// What is dispatched to the village and still counts, as the task's duplicate check
+    /// before dispatch needs it ([`crate::task::TaskCommand::ApproveTask`]).
+    pub fn dispatched(&self) -> Vec<DispatchedTask> {
+        let Some(village) = &self.village else {
+            return Vec::new();
+        };
+        self.active()
+            .map(|(task, e)| DispatchedTask {
+                village: village.clone(),
+                task: *task,
+                matter_code: e.matter_code.clone(),
+                period: e.period,
+            })
+            .collect()
     }
 
     /// Active tasks of the same matter whose period overlaps `period`, except `task`.
@@ -431,6 +454,39 @@ mod tests {
         assert_eq!(
             when_l(&released, register(2, "ZZ-001", period(0, 10))).map(|e| e.len()),
             Ok(1)
+        );
+    }
+
+    #[test]
+    fn the_ledger_lists_what_still_counts_for_the_check_before_dispatch() {
+        assert!(VillageTaskLedger::default().dispatched().is_empty());
+        let two = then_history::<VillageTaskLedger>(
+            &first(),
+            &zongzhi_leader(),
+            now(),
+            register(2, "ZZ-002", period(0, 5)),
+        );
+        let listed = VillageTaskLedger::replay(&two).dispatched();
+        assert_eq!(
+            listed.iter().map(|d| d.task).collect::<Vec<_>>(),
+            vec![task(1), task(2)]
+        );
+        assert!(listed.iter().all(|d| d.village == fengyuan()));
+        assert_eq!(listed[0].period, period(0, 10));
+        let released = then_history::<VillageTaskLedger>(
+            &two,
+            &zongzhi_leader(),
+            now(),
+            LedgerCommand::ReleaseDispatch {
+                village: fengyuan(),
+                task: task(1),
+                reason: "撤回合并".into(),
+            },
+        );
+        let listed = VillageTaskLedger::replay(&released).dispatched();
+        assert_eq!(
+            listed.iter().map(|d| d.task).collect::<Vec<_>>(),
+            vec![task(2)]
         );
     }
 

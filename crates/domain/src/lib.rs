@@ -5,6 +5,7 @@
 pub mod aggregate;
 pub mod assignment;
 pub mod bidding;
+pub mod calendar;
 pub mod catalogue;
 pub mod evidence;
 pub mod ledger;

@@ -11,6 +11,31 @@
 //!   would also inflate the "compliant procedures completed" points of the leaderboards.
 //! - Thresholds are inclusive: an amount *reaching* 数额较大 needs the 村务联席会议 template,
 //!   an amount reaching 数额巨大 needs the town's full template (默认 五议两公开).
+//! - **Statutory floors no setting can switch off**: the 3-day proposal notice of a 党员大会,
+//!   the 10-day announcement of a 村民会议, and the full procedure above 数额巨大 (the town's
+//!   full template must hold the steps of 四议两公开 in order; the template above 数额较大 a
+//!   committee meeting). A town may require more, never less: [`ProcedureRules::new`] and
+//!   `SetProcedureRules` refuse a lighter configuration (`RULE_VIOLATION`), and rules
+//!   recorded before the floors are applied with the floors anyway ([`StepTiming`],
+//!   [`ProcedureRules::template_for`]). The record window (no 后补) is at most 7 days.
+//! - **Days are calendar days in Asia/Shanghai** ([`crate::calendar`], 民法典 第二百零一条):
+//!   a proposal sent on 3 March at 20:00 gives three days' notice for a 党员大会 on 6 March at
+//!   09:00 (`days_between(sent, held) >= 3`); a meeting held on 1 March at 20:00 may be recorded
+//!   until 24:00 on 4 March (`now < period_end(held, 3)`); a 公开 posted on 1 March for 7
+//!   days ends at 24:00 on 8 March (`period_end(posted, 7)`).
+//! - **Evidence per step kind** ([`StepKind::required_evidence`]); a step without all of it is
+//!   returned:
+//!
+//!   | step kind | required evidence |
+//!   |---|---|
+//!   | 党员群众建议 (`Suggestions`) | 征求意见记录 |
+//!   | 支委会/两委/联席会议 (`CommitteeMeeting`) | 会议记录, 签到表 |
+//!   | 党员大会 (`PartyMembersMeeting`) | 会议记录, 签到表 |
+//!   | 村民(代表)会议 (`VillagerResolution`, the meeting of the whole village) | 会议记录, 签到表, 现场照片 |
+//!   | 公开 (`Publicity`) | 公示照片 (a photo of the notice) |
+//!
+//!   Minutes and a sign-in sheet for every meeting; a photo for every 公开 and for the
+//!   meeting of the whole village. Further files (a photo of a committee meeting) are kept.
 //! - Rule breaks (steps out of order, claimed times in the future, before the previous step or
 //!   recorded after the window, counts that do not add up, quorum or notice periods not met)
 //!   are **refused** (`Err`): nothing is recorded. Missing evidence is **returned**
@@ -26,11 +51,12 @@
 
 use std::fmt;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::aggregate::{Aggregate, CommandContext, DomainEvent, Rejection};
+use crate::calendar;
 use crate::evidence::EvidenceRef;
 use crate::people::{Actor, PersonId, Role};
 use crate::region::{RegionId, RegionLevel};
@@ -160,13 +186,19 @@ pub enum StepKind {
 }
 
 impl StepKind {
-    /// The evidence a step of this kind must carry; without it the step is returned.
+    /// The evidence a step of this kind must carry; without it the step is returned. See the
+    /// module documentation for the table.
     pub fn required_evidence(self) -> &'static [EvidenceKind] {
         match self {
             StepKind::Suggestions => &[EvidenceKind::SuggestionRecord],
-            StepKind::CommitteeMeeting
-            | StepKind::PartyMembersMeeting
-            | StepKind::VillagerResolution => &[EvidenceKind::Minutes, EvidenceKind::SignInSheet],
+            StepKind::CommitteeMeeting | StepKind::PartyMembersMeeting => {
+                &[EvidenceKind::Minutes, EvidenceKind::SignInSheet]
+            }
+            StepKind::VillagerResolution => &[
+                EvidenceKind::Minutes,
+                EvidenceKind::SignInSheet,
+                EvidenceKind::Photo,
+            ],
             StepKind::Publicity => &[EvidenceKind::NoticePhoto],
         }
     }
@@ -388,7 +420,17 @@ impl From<SpendingThresholds> for ThresholdData {
     }
 }
 
-/// Timing rules of a procedure (days). Snapshotted into every started procedure.
+/// Timing rules of a procedure, in calendar days ([`crate::calendar`]). Snapshotted into
+/// every started procedure.
+///
+/// The two notice periods are statutory floors (法定最低期限): a town may require more,
+/// never less. [`StepTiming::new`] refuses a shorter period, and because rules stored before
+/// the floors existed still deserialize as they were recorded, the getters apply the floors
+/// again: whatever a snapshot says, a 党员大会 needs [`StepTiming::PARTY_PROPOSAL_NOTICE_FLOOR`]
+/// days' notice and a 村民会议 [`StepTiming::VILLAGERS_MEETING_NOTICE_FLOOR`]. Likewise the
+/// record window, which is what forbids after-the-fact ledgers (后补), may be configured
+/// shorter than the default but never longer than [`StepTiming::MAX_RECORD_WINDOW_DAYS`]: a
+/// window of months would switch the rule off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "TimingData", into = "TimingData")]
 pub struct StepTiming {
@@ -409,11 +451,36 @@ struct TimingData {
 impl StepTiming {
     /// Upper bound for every period, so no date arithmetic can run away.
     pub const MAX_DAYS: u32 = 365;
+    /// 党员大会: the proposal goes to members at least 3 days before (statutory floor).
+    pub const PARTY_PROPOSAL_NOTICE_FLOOR: u32 = 3;
+    /// 村民会议: announced at least 10 days before (村民委员会组织法; statutory floor).
+    pub const VILLAGERS_MEETING_NOTICE_FLOOR: u32 = 10;
+    /// The longest record window a town may set: beyond a week a record is a 后补.
+    pub const MAX_RECORD_WINDOW_DAYS: u32 = 7;
 
-    /// `record_window_days`: how long after a meeting (or a posting) it may still be recorded
-    /// (no 后补); `publicity_days`: the minimum 公开 period; the two notice periods: how long
-    /// before a 党员大会 the proposal goes out, and before a 村民会议 it is announced.
+    /// `record_window_days`: how many calendar days after a meeting (or a posting) it may
+    /// still be recorded (no 后补), 1..=7; `publicity_days`: the minimum 公开 period; the two
+    /// notice periods: how long before a 党员大会 the proposal goes out (at least 3 days), and
+    /// before a 村民会议 it is announced (at least 10 days).
     pub fn new(
+        record_window_days: u32,
+        publicity_days: u32,
+        party_proposal_notice_days: u32,
+        villagers_meeting_notice_days: u32,
+    ) -> Result<Self, ProcedureRulesError> {
+        let timing = StepTiming::stored(
+            record_window_days,
+            publicity_days,
+            party_proposal_notice_days,
+            villagers_meeting_notice_days,
+        )?;
+        timing.check_floors()?;
+        Ok(timing)
+    }
+
+    /// The structural checks only (positive periods, at most a year): how rules recorded
+    /// before the floors existed are read back.
+    fn stored(
         record_window_days: u32,
         publicity_days: u32,
         party_proposal_notice_days: u32,
@@ -436,17 +503,55 @@ impl StepTiming {
             villagers_meeting_notice_days,
         })
     }
+
+    /// Refuse a configuration that undercuts a statutory floor or switches off the record
+    /// window.
+    pub fn check_floors(&self) -> Result<(), ProcedureRulesError> {
+        for (what, days, floor) in [
+            (
+                "党员大会提前告知期",
+                self.party_proposal_notice_days,
+                Self::PARTY_PROPOSAL_NOTICE_FLOOR,
+            ),
+            (
+                "村民会议提前公告期",
+                self.villagers_meeting_notice_days,
+                Self::VILLAGERS_MEETING_NOTICE_FLOOR,
+            ),
+        ] {
+            if days < floor {
+                return Err(ProcedureRulesError::BelowStatutoryFloor { what, days, floor });
+            }
+        }
+        if self.record_window_days > Self::MAX_RECORD_WINDOW_DAYS {
+            return Err(ProcedureRulesError::RecordWindowTooLong {
+                days: self.record_window_days,
+                max: Self::MAX_RECORD_WINDOW_DAYS,
+            });
+        }
+        Ok(())
+    }
+
+    /// The record window in force: as configured, never more than 7 days.
     pub fn record_window_days(&self) -> u32 {
-        self.record_window_days
+        self.record_window_days.min(Self::MAX_RECORD_WINDOW_DAYS)
     }
     pub fn publicity_days(&self) -> u32 {
         self.publicity_days
     }
+    /// The 党员大会 notice in force: as configured, never less than 3 days.
     pub fn party_proposal_notice_days(&self) -> u32 {
         self.party_proposal_notice_days
+            .max(Self::PARTY_PROPOSAL_NOTICE_FLOOR)
     }
+    /// The 村民会议 notice in force: as configured, never less than 10 days.
     pub fn villagers_meeting_notice_days(&self) -> u32 {
         self.villagers_meeting_notice_days
+            .max(Self::VILLAGERS_MEETING_NOTICE_FLOOR)
+    }
+    /// When a 公开 posted at `posted_at` for `days` calendar days ends: 24:00 of its last day.
+    pub fn publicity_ends_at(posted_at: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+        calendar::period_end(posted_at, days)
     }
 }
 
@@ -457,8 +562,8 @@ impl Default for StepTiming {
         StepTiming {
             record_window_days: 3,
             publicity_days: 7,
-            party_proposal_notice_days: 3,
-            villagers_meeting_notice_days: 10,
+            party_proposal_notice_days: Self::PARTY_PROPOSAL_NOTICE_FLOOR,
+            villagers_meeting_notice_days: Self::VILLAGERS_MEETING_NOTICE_FLOOR,
         }
     }
 }
@@ -466,7 +571,7 @@ impl Default for StepTiming {
 impl TryFrom<TimingData> for StepTiming {
     type Error = ProcedureRulesError;
     fn try_from(d: TimingData) -> Result<Self, Self::Error> {
-        StepTiming::new(
+        StepTiming::stored(
             d.record_window_days,
             d.publicity_days,
             d.party_proposal_notice_days,
@@ -488,6 +593,15 @@ impl From<StepTiming> for TimingData {
 
 /// One town's procedure rules (镇街决策程序配置): its templates, which template serves above
 /// 数额较大 and which above 数额巨大, its thresholds and its timing.
+///
+/// The full procedure above 数额巨大 is a statutory floor, like the notice periods in
+/// [`StepTiming`]: the template a town names for it must hold the steps of 四议两公开 in
+/// order ([`ProcedureRules::FULL_PROCEDURE_FLOOR`]; 五议两公开 adds 党员群众建议 in front and
+/// qualifies, a town may add further steps), and the template above 数额较大 must hold at
+/// least one committee meeting (the 村务联席会议 itself). [`ProcedureRules::new`] refuses a
+/// lighter template; rules recorded before the floors existed still deserialize, and
+/// [`ProcedureRules::template_for`] then serves the default template of that tier instead
+/// (五议两公开, or the 村务联席会议) whatever the town named.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "RulesData", into = "RulesData")]
 pub struct ProcedureRules {
@@ -507,10 +621,48 @@ struct RulesData {
     timing: StepTiming,
 }
 
+/// Whether `required` occurs in `steps` in order (not necessarily adjacent).
+fn holds_in_order(steps: &[TemplateStep], required: &[StepKind]) -> bool {
+    let mut kinds = steps.iter().map(|s| s.kind);
+    required.iter().all(|r| kinds.any(|k| k == *r))
+}
+
 impl ProcedureRules {
+    /// The steps of 四议两公开, in order: what any full procedure must hold.
+    pub const FULL_PROCEDURE_FLOOR: [StepKind; 6] = [
+        StepKind::CommitteeMeeting,
+        StepKind::CommitteeMeeting,
+        StepKind::PartyMembersMeeting,
+        StepKind::VillagerResolution,
+        StepKind::Publicity,
+        StepKind::Publicity,
+    ];
+    /// What the template above 数额较大 must hold: the 村务联席会议.
+    pub const JOINT_MEETING_FLOOR: [StepKind; 1] = [StepKind::CommitteeMeeting];
+
     /// `joint_meeting_template` serves amounts from 数额较大, `full_template` amounts from
-    /// 数额巨大; both must name one of `templates`, whose ids must be unique.
+    /// 数额巨大; both must name one of `templates`, whose ids must be unique, and neither may
+    /// fall below its statutory floor; `timing` must respect its floors too.
     pub fn new(
+        templates: Vec<ProcedureTemplate>,
+        joint_meeting_template: TemplateId,
+        full_template: TemplateId,
+        thresholds: SpendingThresholds,
+        timing: StepTiming,
+    ) -> Result<Self, ProcedureRulesError> {
+        let rules = ProcedureRules::stored(
+            templates,
+            joint_meeting_template,
+            full_template,
+            thresholds,
+            timing,
+        )?;
+        rules.check_floors()?;
+        Ok(rules)
+    }
+
+    /// The structural checks only: how rules recorded before the floors existed are read back.
+    fn stored(
         templates: Vec<ProcedureTemplate>,
         joint_meeting_template: TemplateId,
         full_template: TemplateId,
@@ -539,6 +691,33 @@ impl ProcedureRules {
         })
     }
 
+    /// Refuse rules whose templates or timing fall below the statutory floors.
+    pub fn check_floors(&self) -> Result<(), ProcedureRulesError> {
+        for (id, floor, required) in [
+            (
+                &self.full_template,
+                &Self::FULL_PROCEDURE_FLOOR[..],
+                "四议两公开的全部步骤",
+            ),
+            (
+                &self.joint_meeting_template,
+                &Self::JOINT_MEETING_FLOOR[..],
+                "村务联席会议商议",
+            ),
+        ] {
+            let meets = self
+                .template(id)
+                .is_some_and(|t| holds_in_order(&t.steps, floor));
+            if !meets {
+                return Err(ProcedureRulesError::TemplateBelowFloor {
+                    template: id.clone(),
+                    required,
+                });
+            }
+        }
+        self.timing.check_floors()
+    }
+
     pub fn templates(&self) -> &[ProcedureTemplate] {
         &self.templates
     }
@@ -553,15 +732,32 @@ impl ProcedureRules {
     }
 
     /// The template an amount requires, or `None` below 数额较大 (no procedure required).
-    pub fn template_for(&self, amount: Money) -> Option<&ProcedureTemplate> {
-        let id = if amount >= self.thresholds.huge {
-            &self.full_template
-        } else if amount >= self.thresholds.large {
-            &self.joint_meeting_template
-        } else {
-            return None;
-        };
-        self.template(id)
+    /// Amounts reaching a threshold count as above it (以上 includes the amount itself). A
+    /// named template below its floor (only possible in rules recorded before the floors) is
+    /// replaced by the default of its tier.
+    pub fn template_for(&self, amount: Money) -> Option<ProcedureTemplate> {
+        let (id, floor, fallback): (_, &[StepKind], fn() -> ProcedureTemplate) =
+            if amount >= self.thresholds.huge {
+                (
+                    &self.full_template,
+                    &Self::FULL_PROCEDURE_FLOOR,
+                    ProcedureTemplate::wuyi_liang_gongkai,
+                )
+            } else if amount >= self.thresholds.large {
+                (
+                    &self.joint_meeting_template,
+                    &Self::JOINT_MEETING_FLOOR,
+                    ProcedureTemplate::joint_meeting,
+                )
+            } else {
+                return None;
+            };
+        Some(
+            self.template(id)
+                .filter(|t| holds_in_order(&t.steps, floor))
+                .cloned()
+                .unwrap_or_else(fallback),
+        )
     }
 }
 
@@ -586,7 +782,7 @@ impl Default for ProcedureRules {
 impl TryFrom<RulesData> for ProcedureRules {
     type Error = ProcedureRulesError;
     fn try_from(d: RulesData) -> Result<Self, Self::Error> {
-        ProcedureRules::new(
+        ProcedureRules::stored(
             d.templates,
             d.joint_meeting_template,
             d.full_template,
@@ -631,11 +827,29 @@ pub enum ProcedureRulesError {
     ThresholdsOutOfOrder { large: Money, huge: Money },
     #[error("{what}设置为{days}天,不在允许范围内")]
     BadPeriod { what: &'static str, days: u32 },
+    #[error("{what}是法定最低期限{floor}天,不能设置为{days}天:可以更长,不能更短")]
+    BelowStatutoryFloor {
+        what: &'static str,
+        days: u32,
+        floor: u32,
+    },
+    #[error("补录时限不能超过{max}天(设置为{days}天),否则等于允许事后补录")]
+    RecordWindowTooLong { days: u32, max: u32 },
+    #[error("程序模板 {template} 缺少法定步骤:必须包含{required}")]
+    TemplateBelowFloor {
+        template: TemplateId,
+        required: &'static str,
+    },
 }
 
 impl Rejection for ProcedureRulesError {
     fn code(&self) -> &'static str {
-        "INVALID_INPUT"
+        match self {
+            ProcedureRulesError::BelowStatutoryFloor { .. }
+            | ProcedureRulesError::RecordWindowTooLong { .. }
+            | ProcedureRulesError::TemplateBelowFloor { .. } => "RULE_VIOLATION",
+            _ => "INVALID_INPUT",
+        }
     }
 }
 
@@ -1102,11 +1316,6 @@ impl Procedure {
     }
 }
 
-fn add_days(t: DateTime<Utc>, days: u32) -> DateTime<Utc> {
-    t.checked_add_signed(TimeDelta::days(i64::from(days)))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
 fn village_cadre_for(actor: &Actor, village: &RegionId) -> Result<(), ProcedureError> {
     let role_ok = matches!(actor.role(), Role::VillageSecretary | Role::VillageCadre);
     if role_ok && actor.covers(village) {
@@ -1179,8 +1388,8 @@ impl OpenProcedure {
                 previous: prev.passes_at,
             });
         }
-        let window_days = self.timing.record_window_days;
-        if add_days(claimed, window_days) < now {
+        let window_days = self.timing.record_window_days();
+        if now >= calendar::period_end(claimed, window_days) {
             return Err(ProcedureError::RecordedTooLate {
                 claimed,
                 window_days,
@@ -1268,8 +1477,8 @@ fn validate_meeting(record: &MeetingRecord, timing: StepTiming) -> Result<(), Pr
     }
     match record.body {
         MeetingBody::PartyMembers { proposal_sent_at } => {
-            let days = timing.party_proposal_notice_days;
-            if add_days(proposal_sent_at, days) > record.held_at {
+            let days = timing.party_proposal_notice_days();
+            if calendar::days_between(proposal_sent_at, record.held_at) < i64::from(days) {
                 return Err(ProcedureError::ProposalNoticeTooShort {
                     required_days: days,
                 });
@@ -1290,8 +1499,8 @@ fn validate_meeting(record: &MeetingRecord, timing: StepTiming) -> Result<(), Pr
                     });
                 }
             }
-            let days = timing.villagers_meeting_notice_days;
-            if add_days(announced_at, days) > record.held_at {
+            let days = timing.villagers_meeting_notice_days();
+            if calendar::days_between(announced_at, record.held_at) < i64::from(days) {
                 return Err(ProcedureError::AnnouncementTooShort {
                     required_days: days,
                 });
@@ -1337,8 +1546,7 @@ impl Aggregate for Procedure {
                 }
                 let template = rules
                     .template_for(amount)
-                    .ok_or(ProcedureError::TemplateMissing)?
-                    .clone();
+                    .ok_or(ProcedureError::TemplateMissing)?;
                 let town = village
                     .town()
                     .ok_or_else(|| ProcedureError::NotAVillage(village.clone()))?;
@@ -1412,7 +1620,7 @@ impl Aggregate for Procedure {
             ProcedureCommand::PostPublicity { step_no, record } => {
                 let p = self.open_for(ctx.actor)?;
                 let slot = p.slot(step_no, StepKind::Publicity, record.posted_at, ctx.now)?;
-                let min_days = p.timing.publicity_days;
+                let min_days = p.timing.publicity_days();
                 let days = record.days.unwrap_or(min_days);
                 if days < min_days || days > StepTiming::MAX_DAYS {
                     return Err(ProcedureError::BadPublicityPeriod { min_days });
@@ -1429,7 +1637,7 @@ impl Aggregate for Procedure {
                     step_name: slot.name.clone(),
                     posted_at: record.posted_at,
                     days,
-                    ends_at: add_days(record.posted_at, days),
+                    ends_at: StepTiming::publicity_ends_at(record.posted_at, days),
                     evidence: record.evidence,
                     recorded_by: ctx.actor.id.clone(),
                     recorded_at: ctx.now,
@@ -1588,6 +1796,8 @@ pub enum TownProcedureRulesError {
     NotATown(RegionId),
     #[error("本配置属于 {0},不能改为其他乡镇")]
     WrongTown(RegionId),
+    #[error("{0}")]
+    BelowFloor(ProcedureRulesError),
 }
 
 impl Rejection for TownProcedureRulesError {
@@ -1597,11 +1807,12 @@ impl Rejection for TownProcedureRulesError {
             TownProcedureRulesError::NotATown(_) | TownProcedureRulesError::WrongTown(_) => {
                 "INVALID_INPUT"
             }
+            TownProcedureRulesError::BelowFloor(e) => e.code(),
         }
     }
 }
 
-/// A town's procedure rules (镇街决策程序配置), stream `procedure-rules-{town}`. Before any
+/// A town's procedure rules (镇街决策程序配置), stream `procedure_rules-{town}`. Before any
 /// rules are set, [`ProcedureRules::default`] applies.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TownProcedureRules {
@@ -1647,6 +1858,10 @@ impl Aggregate for TownProcedureRules {
         {
             return Err(TownProcedureRulesError::WrongTown(own.clone()));
         }
+        // Rules arriving through serde skipped `ProcedureRules::new`: the floors again.
+        rules
+            .check_floors()
+            .map_err(TownProcedureRulesError::BelowFloor)?;
         Ok(vec![TownProcedureRulesEvent::ProcedureRulesSet {
             town,
             version: self.version.saturating_add(1),
@@ -1672,7 +1887,7 @@ impl Aggregate for TownProcedureRules {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{TimeDelta, TimeZone};
     use proptest::prelude::*;
 
     // 新昌县澄潭街道 梅渚村 / 棠村; 诸暨市枫桥镇 枫源村.
@@ -1701,8 +1916,15 @@ mod tests {
     fn cadre() -> Actor {
         actor("meizhu-cadre", Role::VillageCadre, meizhu())
     }
+    /// 1 March 2025, 09:00 in Shanghai (01:00 UTC); `at(d, h)` is 09:00 + `h` hours on the
+    /// `d`-th day after, local time.
     fn t0() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2025, 3, 1, 9, 0, 0).unwrap()
+        Utc.with_ymd_and_hms(2025, 3, 1, 1, 0, 0).unwrap()
+    }
+    fn local(rfc3339: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(rfc3339)
+            .unwrap()
+            .with_timezone(&Utc)
     }
     fn at(days: i64, hours: i64) -> DateTime<Utc> {
         t0() + TimeDelta::days(days) + TimeDelta::hours(hours)
@@ -1837,8 +2059,9 @@ mod tests {
                 ),
                 at(4, 1),
             ),
+            // 决议公开 posted 6 March for 7 days: ends 24:00 on 13 March = at(12, 15).
             (publicity(6, at(5, 0)), at(5, 1)),
-            (publicity(7, at(12, 0)), at(12, 1)),
+            (publicity(7, at(13, 0)), at(13, 1)),
         ];
         for (command, now) in steps.into_iter().take(usize::from(upto)) {
             then_ok(&mut h, command, now);
@@ -1976,16 +2199,21 @@ mod tests {
         let p = state.started().unwrap();
         assert_eq!(p.passed.len(), 7);
         assert_eq!(p.status, ProcedureStatus::Open);
-        // The last 公开 ends 7 days after posting (day 12): not before.
+        // The last 公开, posted 14 March for 7 calendar days, ends at 24:00 on 21 March.
+        let ends = local("2025-03-22T00:00:00+08:00");
+        assert_eq!(ends, at(20, 15));
         let err = when(
             &h,
             ProcedureCommand::CompleteProcedure,
             &secretary(),
-            at(18, 23),
+            ends - TimeDelta::seconds(1),
         )
         .unwrap_err();
-        assert!(matches!(err, ProcedureError::PredecessorNotPassed { .. }));
-        let events = then_ok(&mut h, ProcedureCommand::CompleteProcedure, at(19, 0));
+        assert_eq!(
+            err,
+            ProcedureError::PredecessorNotPassed { passes_at: ends }
+        );
+        let events = then_ok(&mut h, ProcedureCommand::CompleteProcedure, ends);
         assert!(matches!(
             events.as_slice(),
             [ProcedureEvent::ProcedureCompleted { steps: 7, .. }]
@@ -1998,7 +2226,7 @@ mod tests {
             &h,
             ProcedureCommand::CompleteProcedure,
             &secretary(),
-            at(20, 0),
+            at(21, 0),
         )
         .unwrap_err();
         assert_eq!(err, ProcedureError::Closed(ProcedureStatus::Completed));
@@ -2085,7 +2313,7 @@ mod tests {
     #[test]
     fn all_steps_recorded_means_no_step_left() {
         let h = full_until(7);
-        let err = when(&h, publicity(8, at(19, 0)), &secretary(), at(19, 1)).unwrap_err();
+        let err = when(&h, publicity(8, at(21, 0)), &secretary(), at(21, 1)).unwrap_err();
         assert_eq!(err, ProcedureError::NoStepsLeft);
     }
 
@@ -2108,19 +2336,39 @@ mod tests {
     #[test]
     fn recording_after_the_window_is_backdating_and_refused() {
         let h = full_until(1);
-        // Default window: 3 days. Exactly 3 days later is still allowed, a minute more is not.
-        assert!(when(&h, committee(2, at(1, 0)), &secretary(), at(4, 0)).is_ok());
+        // Default window: 3 calendar days. A meeting held on 1 March at 20:00 may be recorded
+        // until the end of 4 March (75 hours later), not in the first second of 5 March.
+        let held = local("2025-03-01T20:00:00+08:00");
+        let last = local("2025-03-04T23:59:59+08:00");
+        assert!(when(&h, committee(2, held), &secretary(), last).is_ok());
         let err = when(
             &h,
-            committee(2, at(1, 0)),
+            committee(2, held),
             &secretary(),
-            at(4, 0) + TimeDelta::minutes(1),
+            last + TimeDelta::seconds(1),
         )
         .unwrap_err();
-        assert!(matches!(
+        assert_eq!(
             err,
-            ProcedureError::RecordedTooLate { window_days: 3, .. }
-        ));
+            ProcedureError::RecordedTooLate {
+                claimed: held,
+                window_days: 3
+            }
+        );
+        // Held one second before midnight on 1 March: the same last day, whatever the hour.
+        let late_evening = local("2025-03-01T23:59:59+08:00");
+        assert!(when(&h, committee(2, late_evening), &secretary(), last).is_ok());
+        // Held in the first second of 2 March: one day more.
+        let next_day = local("2025-03-02T00:00:00+08:00");
+        assert!(
+            when(
+                &h,
+                committee(2, next_day),
+                &secretary(),
+                last + TimeDelta::seconds(1)
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -2505,7 +2753,8 @@ mod tests {
         else {
             panic!("expected a posting");
         };
-        assert_eq!((*days, *ends_at), (7, at(12, 0)));
+        // Posted 6 March, 7 calendar days: ends at 24:00 on 13 March.
+        assert_eq!((*days, *ends_at), (7, local("2025-03-14T00:00:00+08:00")));
         for bad in [6, 366] {
             let command = ProcedureCommand::PostPublicity {
                 step_no: 6,
@@ -2518,31 +2767,49 @@ mod tests {
             let err = when(&h, command, &secretary(), at(5, 1)).unwrap_err();
             assert_eq!(err, ProcedureError::BadPublicityPeriod { min_days: 7 });
         }
-        let command = ProcedureCommand::PostPublicity {
-            step_no: 6,
-            record: PublicityRecord {
-                posted_at: at(5, 0),
-                days: Some(10),
-                evidence: vec![ev(EvidenceKind::NoticePhoto)],
-            },
-        };
-        assert!(when(&h, command, &secretary(), at(5, 1)).is_ok());
+        for good in [10, StepTiming::MAX_DAYS] {
+            let command = ProcedureCommand::PostPublicity {
+                step_no: 6,
+                record: PublicityRecord {
+                    posted_at: at(5, 0),
+                    days: Some(good),
+                    evidence: vec![ev(EvidenceKind::NoticePhoto)],
+                },
+            };
+            assert!(when(&h, command, &secretary(), at(5, 1)).is_ok(), "{good}");
+        }
     }
 
     #[test]
     fn the_step_after_a_publicity_waits_until_the_posting_period_ended() {
-        let h = full_until(6); // 决议公开 posted day 5, ends day 12
+        let h = full_until(6); // 决议公开 posted 6 March, ends 24:00 on 13 March
+        let ends = local("2025-03-14T00:00:00+08:00");
         let err = when(&h, publicity(7, at(11, 0)), &secretary(), at(11, 1)).unwrap_err();
         assert_eq!(
             err,
-            ProcedureError::PredecessorNotPassed {
-                passes_at: at(12, 0)
-            }
+            ProcedureError::PredecessorNotPassed { passes_at: ends }
+        );
+        let err = when(
+            &h,
+            publicity(7, ends - TimeDelta::seconds(2)),
+            &secretary(),
+            ends - TimeDelta::seconds(1),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            ProcedureError::PredecessorNotPassed { passes_at: ends }
         );
         // After the period, a claim before its end is still refused.
-        let err = when(&h, publicity(7, at(11, 0)), &secretary(), at(12, 1)).unwrap_err();
+        let err = when(
+            &h,
+            publicity(7, ends - TimeDelta::seconds(1)),
+            &secretary(),
+            at(13, 1),
+        )
+        .unwrap_err();
         assert!(matches!(err, ProcedureError::BeforePreviousStep { .. }));
-        assert!(when(&h, publicity(7, at(12, 0)), &secretary(), at(12, 1)).is_ok());
+        assert!(when(&h, publicity(7, ends), &secretary(), ends).is_ok());
     }
 
     #[test]
@@ -2561,7 +2828,7 @@ mod tests {
     #[test]
     fn event_types_are_variant_names_and_events_name_village_and_town() {
         let mut h = full_until(7);
-        then_ok(&mut h, ProcedureCommand::CompleteProcedure, at(19, 0));
+        then_ok(&mut h, ProcedureCommand::CompleteProcedure, at(21, 0));
         let mut rejected = full_until(1);
         rejected.extend(
             when(
@@ -2700,7 +2967,7 @@ mod tests {
         ] {
             assert!(matches!(bad, Err(ProcedureRulesError::BadPeriod { .. })));
         }
-        assert!(StepTiming::new(3, 7, 0, 0).is_ok());
+        assert!(StepTiming::new(3, 7, 3, 10).is_ok());
     }
 
     #[test]
@@ -2778,6 +3045,473 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(err, TownProcedureRulesError::Forbidden);
+    }
+
+    // --- statutory floors ----------------------------------------------------------------------------
+
+    /// Rules as a town could have stored them before the floors existed (serde skips the
+    /// floor checks so old events replay): notices of 0 days, the joint meeting as the full
+    /// procedure.
+    fn legacy_rules(full: &str, party_days: u32, villagers_days: u32) -> ProcedureRules {
+        let mut json = serde_json::to_value(ProcedureRules::default()).unwrap();
+        json["full_template"] = serde_json::json!(full);
+        json["timing"]["party_proposal_notice_days"] = serde_json::json!(party_days);
+        json["timing"]["villagers_meeting_notice_days"] = serde_json::json!(villagers_days);
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn notice_periods_below_the_law_cannot_be_configured() {
+        for (timing, what) in [
+            (StepTiming::new(3, 7, 0, 10), "党员大会提前告知期"),
+            (StepTiming::new(3, 7, 2, 10), "党员大会提前告知期"),
+            (StepTiming::new(3, 7, 3, 0), "村民会议提前公告期"),
+            (StepTiming::new(3, 7, 3, 9), "村民会议提前公告期"),
+        ] {
+            let err = timing.unwrap_err();
+            assert!(
+                matches!(err, ProcedureRulesError::BelowStatutoryFloor { what: w, .. } if w == what),
+                "{err:?}"
+            );
+            assert_eq!(err.code(), "RULE_VIOLATION");
+        }
+        // A town may require more.
+        let longer = StepTiming::new(2, 10, 5, 15).unwrap();
+        assert_eq!(
+            (
+                longer.party_proposal_notice_days(),
+                longer.villagers_meeting_notice_days()
+            ),
+            (5, 15)
+        );
+        // The record window may be shortened, never stretched past a week (后补).
+        assert!(StepTiming::new(7, 7, 3, 10).is_ok());
+        assert_eq!(
+            StepTiming::new(8, 7, 3, 10),
+            Err(ProcedureRulesError::RecordWindowTooLong { days: 8, max: 7 })
+        );
+    }
+
+    #[test]
+    fn stored_rules_below_the_floors_still_replay_and_the_floors_apply_anyway() {
+        let rules = legacy_rules(TemplateId::JOINT_MEETING, 0, 0);
+        assert_eq!(rules.timing().party_proposal_notice_days(), 3);
+        assert_eq!(rules.timing().villagers_meeting_notice_days(), 10);
+        let mut json = serde_json::to_value(StepTiming::default()).unwrap();
+        json["record_window_days"] = serde_json::json!(30);
+        let stretched: StepTiming = serde_json::from_value(json).unwrap();
+        assert_eq!(stretched.record_window_days(), 7);
+        // Above 数额巨大 the full procedure applies, not the single joint meeting the town named.
+        let mut h = Vec::new();
+        let events = then_ok(&mut h, start_with(800_000, rules.clone()), t0());
+        let [ProcedureEvent::ProcedureStarted { template, .. }] = events.as_slice() else {
+            panic!("not started: {events:?}");
+        };
+        assert_eq!(template.id().as_str(), TemplateId::WUYI);
+        // One committee meeting does not complete an 800,000-yuan matter.
+        let err = when(&h, committee(1, at(0, 1)), &secretary(), at(0, 2)).unwrap_err();
+        assert_eq!(
+            err,
+            ProcedureError::StepKindMismatch {
+                step_no: 1,
+                expected: StepKind::Suggestions
+            }
+        );
+        // A 村民会议 announced the day it is held does not pass, whatever the town set.
+        let mut h = full_until(4);
+        h[0] = match h[0].clone() {
+            ProcedureEvent::ProcedureStarted {
+                procedure_id,
+                village,
+                town,
+                title,
+                amount,
+                template,
+                started_by,
+                started_at,
+                ..
+            } => ProcedureEvent::ProcedureStarted {
+                procedure_id,
+                village,
+                town,
+                title,
+                amount,
+                template,
+                timing: rules.timing(),
+                started_by,
+                started_at,
+            },
+            other => other,
+        };
+        let held = at(4, 0);
+        let same_day = MeetingBody::Villagers {
+            announced_at: held - TimeDelta::hours(2),
+            households: None,
+        };
+        let err = when(
+            &h,
+            meeting(5, held, same_day, 1000, 600, (400, 0, 0)),
+            &secretary(),
+            at(4, 1),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            ProcedureError::AnnouncementTooShort { required_days: 10 }
+        );
+    }
+
+    #[test]
+    fn the_party_meeting_floor_holds_for_stored_rules_too() {
+        let rules = legacy_rules(TemplateId::WUYI, 0, 0);
+        let mut h = Vec::new();
+        then_ok(&mut h, start_with(800_000, rules), t0());
+        for (command, now) in [
+            (suggestions(1, at(0, 1)), at(0, 2)),
+            (committee(2, at(1, 0)), at(1, 1)),
+            (committee(3, at(2, 0)), at(2, 1)),
+        ] {
+            then_ok(&mut h, command, now);
+        }
+        let held = at(3, 0);
+        let body = MeetingBody::PartyMembers {
+            proposal_sent_at: held - TimeDelta::hours(1),
+        };
+        let err = when(
+            &h,
+            meeting(4, held, body, 30, 25, (20, 0, 0)),
+            &secretary(),
+            at(3, 1),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            ProcedureError::ProposalNoticeTooShort { required_days: 3 }
+        );
+    }
+
+    #[test]
+    fn a_town_cannot_name_a_lighter_template_as_its_full_procedure() {
+        let id = |s: &str| TemplateId::parse(s).unwrap();
+        let build = |templates: Vec<ProcedureTemplate>, joint: &str, full: &str| {
+            ProcedureRules::new(
+                templates,
+                id(joint),
+                id(full),
+                SpendingThresholds::default(),
+                StepTiming::default(),
+            )
+        };
+        let err = build(
+            ProcedureRules::default().templates().to_vec(),
+            TemplateId::JOINT_MEETING,
+            TemplateId::JOINT_MEETING,
+        )
+        .unwrap_err();
+        assert!(matches!(
+            &err,
+            ProcedureRulesError::TemplateBelowFloor { template, .. }
+                if template.as_str() == TemplateId::JOINT_MEETING
+        ));
+        assert_eq!(err.code(), "RULE_VIOLATION");
+        // Without the 党员大会, or with the steps out of order: not a full procedure.
+        let mut steps = ProcedureTemplate::siyi_liang_gongkai().steps().to_vec();
+        steps.remove(2);
+        let short = ProcedureTemplate::new(id("short"), "三议两公开", steps).unwrap();
+        let mut steps = ProcedureTemplate::siyi_liang_gongkai().steps().to_vec();
+        steps.swap(2, 3);
+        let swapped = ProcedureTemplate::new(id("swapped"), "倒序", steps).unwrap();
+        let publicity_only = ProcedureTemplate::new(
+            id("notice"),
+            "仅公开",
+            vec![TemplateStep::new("公开", StepKind::Publicity)],
+        )
+        .unwrap();
+        for (template, joint, full) in [
+            (short, TemplateId::JOINT_MEETING, "short"),
+            (swapped, TemplateId::JOINT_MEETING, "swapped"),
+            (publicity_only, "notice", TemplateId::WUYI),
+        ] {
+            let mut templates = ProcedureRules::default().templates().to_vec();
+            templates.push(template);
+            assert!(
+                matches!(
+                    build(templates, joint, full),
+                    Err(ProcedureRulesError::TemplateBelowFloor { .. })
+                ),
+                "{full}"
+            );
+        }
+        // More than the law asks is allowed: 五议两公开 with a further 公开.
+        let mut steps = ProcedureTemplate::wuyi_liang_gongkai().steps().to_vec();
+        steps.push(TemplateStep::new("审计结果公开", StepKind::Publicity));
+        let more = ProcedureTemplate::new(id("wuyi-plus"), "五议三公开", steps).unwrap();
+        let mut templates = ProcedureRules::default().templates().to_vec();
+        templates.push(more);
+        let rules = build(templates, TemplateId::WUYI, "wuyi-plus").unwrap();
+        assert_eq!(
+            rules
+                .template_for(Money::from_yuan(500_000))
+                .unwrap()
+                .steps()
+                .len(),
+            8
+        );
+        // Setting lighter rules that arrived through serde is refused too.
+        let leader = actor("chengtan-leader", Role::PartyCommitteeSecretary, town());
+        let err = TownProcedureRules::default()
+            .decide(
+                TownProcedureRulesCommand::SetProcedureRules {
+                    town: town(),
+                    rules: legacy_rules(TemplateId::JOINT_MEETING, 3, 10),
+                },
+                &CommandContext {
+                    actor: &leader,
+                    now: t0(),
+                },
+            )
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            TownProcedureRulesError::BelowFloor(ProcedureRulesError::TemplateBelowFloor { .. })
+        ));
+        assert_eq!(err.code(), "RULE_VIOLATION");
+        let err = TownProcedureRules::default()
+            .decide(
+                TownProcedureRulesCommand::SetProcedureRules {
+                    town: town(),
+                    rules: legacy_rules(TemplateId::WUYI, 0, 10),
+                },
+                &CommandContext {
+                    actor: &leader,
+                    now: t0(),
+                },
+            )
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            TownProcedureRulesError::BelowFloor(ProcedureRulesError::BelowStatutoryFloor { .. })
+        ));
+    }
+
+    // --- calendar days -------------------------------------------------------------------------------
+
+    #[test]
+    fn three_days_notice_counts_calendar_days_in_shanghai() {
+        // Steps 1..3 on 1..3 March; the 党员大会 on 6 March at 09:00.
+        let h = full_until(3);
+        let held = local("2025-03-06T09:00:00+08:00");
+        let now = held + TimeDelta::hours(1);
+        let party = |sent: &str| {
+            meeting(
+                4,
+                held,
+                MeetingBody::PartyMembers {
+                    proposal_sent_at: local(sent),
+                },
+                30,
+                25,
+                (20, 0, 0),
+            )
+        };
+        // Sent on 3 March at 20:00 (61 hours before): three days' notice.
+        assert!(when(&h, party("2025-03-03T20:00:00+08:00"), &secretary(), now).is_ok());
+        assert!(when(&h, party("2025-03-03T23:59:59+08:00"), &secretary(), now).is_ok());
+        // Sent in the first second of 4 March: two days.
+        assert_eq!(
+            when(&h, party("2025-03-04T00:00:00+08:00"), &secretary(), now).unwrap_err(),
+            ProcedureError::ProposalNoticeTooShort { required_days: 3 }
+        );
+    }
+
+    #[test]
+    fn ten_days_announcement_counts_calendar_days_in_shanghai() {
+        let h = full_until(4); // the 党员大会 on 4 March
+        let held = local("2025-03-14T09:00:00+08:00");
+        let now = held + TimeDelta::hours(1);
+        let villagers = |announced: &str| {
+            meeting(
+                5,
+                held,
+                MeetingBody::Villagers {
+                    announced_at: local(announced),
+                    households: None,
+                },
+                1000,
+                600,
+                (400, 0, 0),
+            )
+        };
+        assert!(
+            when(
+                &h,
+                villagers("2025-03-04T23:59:59+08:00"),
+                &secretary(),
+                now
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            when(
+                &h,
+                villagers("2025-03-05T00:00:00+08:00"),
+                &secretary(),
+                now
+            )
+            .unwrap_err(),
+            ProcedureError::AnnouncementTooShort { required_days: 10 }
+        );
+    }
+
+    // --- evidence per step kind ------------------------------------------------------------------------
+
+    #[test]
+    fn the_meeting_of_the_whole_village_needs_a_photo_and_every_meeting_minutes_and_sign_in() {
+        let without_photo = vec![ev(EvidenceKind::Minutes), ev(EvidenceKind::SignInSheet)];
+        let with_files = |command: ProcedureCommand, files: Vec<StepEvidence>| match command {
+            ProcedureCommand::RecordMeeting {
+                step_no,
+                mut record,
+            } => {
+                record.evidence = files;
+                ProcedureCommand::RecordMeeting { step_no, record }
+            }
+            other => other,
+        };
+        // Committee meetings and the 党员大会: minutes and sign-in sheet suffice.
+        let h = full_until(1);
+        let events = when(
+            &h,
+            with_files(committee(2, at(1, 0)), without_photo.clone()),
+            &secretary(),
+            at(1, 1),
+        )
+        .unwrap();
+        assert!(matches!(
+            events.as_slice(),
+            [ProcedureEvent::ProcedureStepRecorded { .. }]
+        ));
+        let h = full_until(3);
+        let events = when(
+            &h,
+            with_files(
+                meeting(4, at(3, 0), party(at(3, 0)), 30, 25, (20, 3, 2)),
+                without_photo.clone(),
+            ),
+            &secretary(),
+            at(3, 1),
+        )
+        .unwrap();
+        assert!(matches!(
+            events.as_slice(),
+            [ProcedureEvent::ProcedureStepRecorded { .. }]
+        ));
+        // 村民(代表)会议 without a photo: returned, for both bodies.
+        let h = full_until(4);
+        let bodies = [
+            MeetingBody::VillagerRepresentatives,
+            MeetingBody::Villagers {
+                announced_at: at(4, 0) - TimeDelta::days(10),
+                households: None,
+            },
+        ];
+        for body in bodies {
+            let command = with_files(
+                meeting(5, at(4, 0), body, 30, 24, (20, 2, 2)),
+                without_photo.clone(),
+            );
+            let events = when(&h, command, &secretary(), at(4, 1)).unwrap();
+            let [ProcedureEvent::ProcedureStepReturned { missing, .. }] = events.as_slice() else {
+                panic!("expected a return, got {events:?}");
+            };
+            assert_eq!(missing, &vec![EvidenceKind::Photo]);
+        }
+        // Any meeting without its sign-in sheet is returned.
+        for kind in [
+            StepKind::CommitteeMeeting,
+            StepKind::PartyMembersMeeting,
+            StepKind::VillagerResolution,
+        ] {
+            assert!(kind.required_evidence().contains(&EvidenceKind::Minutes));
+            assert!(
+                kind.required_evidence()
+                    .contains(&EvidenceKind::SignInSheet)
+            );
+        }
+        assert_eq!(
+            StepKind::Publicity.required_evidence(),
+            &[EvidenceKind::NoticePhoto]
+        );
+    }
+
+    // --- boundaries of quorum and majority with an even membership -----------------------------------
+
+    #[test]
+    fn committee_quorum_and_majority_at_exactly_half_of_an_even_membership() {
+        let h = full_until(1);
+        // 4 of 8 present is half, not more than half.
+        let err = when(
+            &h,
+            meeting(2, at(1, 0), MeetingBody::Committee, 8, 4, (4, 0, 0)),
+            &secretary(),
+            at(1, 1),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            ProcedureError::QuorumNotMet {
+                expected: 8,
+                present: 4
+            }
+        );
+        // 4 of 8 members in favour is half: fails; 5 carries it.
+        let events = when(
+            &h,
+            meeting(2, at(1, 0), MeetingBody::Committee, 8, 8, (4, 4, 0)),
+            &secretary(),
+            at(1, 1),
+        )
+        .unwrap();
+        assert!(matches!(
+            events.last(),
+            Some(ProcedureEvent::ProcedureRejected { .. })
+        ));
+        let events = when(
+            &h,
+            meeting(2, at(1, 0), MeetingBody::Committee, 8, 5, (5, 0, 0)),
+            &secretary(),
+            at(1, 1),
+        )
+        .unwrap();
+        assert!(matches!(
+            events.as_slice(),
+            [ProcedureEvent::ProcedureStepRecorded {
+                outcome: StepOutcome::Passed,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn a_step_claimed_now_or_at_the_previous_steps_moment_is_accepted() {
+        let h = full_until(1); // step 1 collected at at(0, 1)
+        assert!(when(&h, committee(2, at(0, 1)), &secretary(), at(0, 1)).is_ok());
+        let err = when(
+            &h,
+            committee(2, at(0, 1) - TimeDelta::seconds(1)),
+            &secretary(),
+            at(0, 2),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ProcedureError::BeforePreviousStep { .. }));
+        let err = when(
+            &h,
+            committee(2, at(0, 2) + TimeDelta::seconds(1)),
+            &secretary(),
+            at(0, 2),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ProcedureError::ClaimedTimeInFuture { .. }));
     }
 
     // --- properties -----------------------------------------------------------------------------------
@@ -3069,9 +3803,22 @@ mod tests {
                         };
                         prop_assert!(claimed <= *recorded_at);
                         prop_assert!(
-                            claimed + TimeDelta::days(i64::from(timing.record_window_days()))
-                                >= *recorded_at
+                            *recorded_at < calendar::period_end(claimed, timing.record_window_days())
                         );
+                        if let RecordedStep::Meeting(m) = step {
+                            match m.body {
+                                MeetingBody::PartyMembers { proposal_sent_at } => prop_assert!(
+                                    calendar::days_between(proposal_sent_at, m.held_at) >= 3
+                                ),
+                                MeetingBody::Villagers { announced_at, .. } => prop_assert!(
+                                    calendar::days_between(announced_at, m.held_at) >= 10
+                                ),
+                                _ => {}
+                            }
+                            for required in m.body.step_kind().required_evidence() {
+                                prop_assert!(m.evidence.iter().any(|e| e.kind == *required));
+                            }
+                        }
                         if let Some(prev) = passed.last() {
                             prop_assert!(claimed >= *prev && *recorded_at >= *prev);
                         }

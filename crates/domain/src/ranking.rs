@@ -4,9 +4,9 @@
 //! secretary's 领雁指数.
 //!
 //! Three aggregates:
-//! - [`IndexDefinitionStream`] (`lingyan-index-{scope}`): the definition, one version per event;
+//! - [`IndexDefinitionStream`] (`lingyan_index-{scope}`): the definition, one version per event;
 //! - [`Praise`] (`praise-{id}`): one praise, given and possibly withdrawn;
-//! - [`RatingSheet`] (`lingyan-rating-{village}-{period}`): the raters' dimension scores for
+//! - [`RatingSheet`] (`lingyan_rating-{village}-{period}`): the raters' dimension scores for
 //!   one village secretary in one period; each rater records once per sheet.
 //!
 //! Decisions made here:
@@ -23,7 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -364,7 +364,7 @@ impl Rejection for IndexDefinitionStreamError {
     }
 }
 
-/// The 领雁指数 definition of one scope, all versions (stream `lingyan-index-{scope}`).
+/// The 领雁指数 definition of one scope, all versions (stream `lingyan_index-{scope}`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IndexDefinitionStream {
     scope: Option<RegionId>,
@@ -782,19 +782,15 @@ impl RatingPeriod {
         Self::check(PeriodData::Year { year })
     }
 
-    /// When the period starts, midnight Asia/Shanghai (UTC+8, no daylight saving).
+    /// When the period starts, midnight Asia/Shanghai ([`crate::calendar`]).
     pub fn starts_at(&self) -> DateTime<Utc> {
         let (year, month) = match self.0 {
             PeriodData::Month { year, month } => (year, month),
             PeriodData::Quarter { year, quarter } => (year, (quarter - 1) * 3 + 1),
             PeriodData::Year { year } => (year, 1),
         };
-        let shanghai = FixedOffset::east_opt(8 * 3600);
         NaiveDate::from_ymd_opt(year, month, 1)
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .zip(shanghai)
-            .and_then(|(naive, tz)| tz.from_local_datetime(&naive).single())
-            .map_or(DateTime::<Utc>::MIN_UTC, |t| t.with_timezone(&Utc))
+            .map_or(DateTime::<Utc>::MIN_UTC, crate::calendar::start_of_day)
     }
 }
 
@@ -922,7 +918,7 @@ pub struct SheetSubject {
 }
 
 /// The raters' scores for one village secretary in one period
-/// (stream `lingyan-rating-{village}-{period}`).
+/// (stream `lingyan_rating-{village}-{period}`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RatingSheet {
     subject: Option<SheetSubject>,
@@ -1031,6 +1027,7 @@ impl Aggregate for RatingSheet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
     use proptest::prelude::*;
 
     // 诸暨市枫桥镇 枫源村 (codes illustrative below the town).
@@ -1501,6 +1498,40 @@ mod tests {
                 &ctx(&leader("l1"))
             ),
             Err(RatingError::AlreadyRated)
+        );
+    }
+
+    #[test]
+    fn boundaries_of_praise_points_rating_periods_and_scores() {
+        // Praise: the maximum itself is allowed, one more is not.
+        let rules = PraiseRules::default();
+        assert!(
+            Praise::default()
+                .decide(give(10, to_cadre(), rules), &ctx(&leader("l1")))
+                .is_ok()
+        );
+        assert!(PraiseRules::new(100).is_ok() && PraiseRules::new(1).is_ok());
+        // Rating: from the first instant of the period (00:00 Shanghai on 1 April) on.
+        let starts = RatingPeriod::quarter(2025, 2).unwrap().starts_at();
+        let rater = leader("l1");
+        let at = |now| CommandContext { actor: &rater, now };
+        let full = || scores(&[(DimensionKey::LEADERSHIP, 100)]);
+        assert!(
+            RatingSheet::default()
+                .decide(rate(full()), &at(starts))
+                .is_ok()
+        );
+        assert_eq!(
+            RatingSheet::default()
+                .decide(rate(full()), &at(starts - chrono::TimeDelta::seconds(1))),
+            Err(RatingError::PeriodNotStarted)
+        );
+        assert_eq!(
+            RatingSheet::default().decide(
+                rate(scores(&[(DimensionKey::LEADERSHIP, 101)])),
+                &at(starts)
+            ),
+            Err(RatingError::ScoreOutOfRange(101))
         );
     }
 

@@ -342,6 +342,24 @@ mod tests {
     use crate::people::Actor;
 
     #[test]
+    fn factors_at_the_edges_of_their_ranges() {
+        for (on_time, late) in [(1, 0), (100, 0), (100, 100), (60, 60)] {
+            assert!(
+                TimelinessPolicy::new(on_time, late).is_ok(),
+                "{on_time}/{late}"
+            );
+        }
+        assert_eq!(
+            TimelinessPolicy::new(60, 61),
+            Err(InvalidTimeliness::LateAboveOnTime)
+        );
+        assert_eq!(
+            TimelinessPolicy::new(100, 101),
+            Err(InvalidTimeliness::LateOutOfRange)
+        );
+    }
+
+    #[test]
     fn invalid_factors_do_not_deserialise() {
         let bad = serde_json::json!({ "on_time_percent": 50, "late_percent": 80 });
         assert!(serde_json::from_value::<TimelinessPolicy>(bad).is_err());

@@ -36,8 +36,42 @@
 //! `assignment-{task}-{village}`. Both are idempotent under retry (a repeated registration
 //! appends nothing; a repeated issue is refused as `CONFLICT`), so a caller that crashed
 //! half-way re-runs the whole fan-out. Likewise `TaskWithdrawn` is followed by
-//! [`TaskWithdrawal::assignment_commands`] and [`TaskWithdrawal::ledger_commands`]; a
-//! village whose work was already accepted refuses the withdrawal (acceptance stands).
+//! [`TaskWithdrawal::assignment_commands`] and [`TaskWithdrawal::ledger_commands`].
+//!
+//! # Duplicates (多头派单) are caught before dispatch
+//!
+//! The task cannot read the villages' ledgers (no IO), so the caller passes what it knows is
+//! already dispatched to the villages addressed ([`DispatchedTask`], read from each village's
+//! ledger with [`crate::ledger::VillageTaskLedger::dispatched`]) in `DraftTask`, `ReviseTask`
+//! and `ApproveTask`. A dispatched task of the same matter whose period overlaps the draft's
+//! (from now to its deadline) in one of its villages is a duplicate:
+//!
+//! - at screening, `TaskDrafted` / `TaskRevised` is followed by
+//!   `TaskDuplicateDispatchFlagged`, naming each village and the earlier task;
+//! - at review, `ApproveTask` checks again (an earlier task may have been dispatched since).
+//!   While duplicates stand, approving is not an approval: the review records
+//!   `TaskDuplicateDispatchFlagged` (if these duplicates were not flagged yet) and the task
+//!   stays awaiting review; asking again is refused as [`TaskError::DuplicateDispatch`]
+//!   (`CONFLICT`).
+//!
+//! The reviewing leader then **merges** (`WithdrawTask`, the reason naming the earlier task:
+//! nothing reaches the villages), **refuses** (`ReturnTask`: the office may revise it, e.g.
+//! leave out the villages already served, and it is screened again), or **proceeds
+//! knowingly** (`ApproveTask` with a `duplicate_reason`, recorded with the duplicates in
+//! `TaskApproved`). The village ledger's own check at dispatch stays as the serialised
+//! backstop (two tasks reviewed at the same moment both pass here, the second is flagged
+//! there).
+//!
+//! # Withdrawal after some villages' work was accepted
+//!
+//! `WithdrawTask` carries the villages whose work the town has already accepted (the caller
+//! reads their assignments). The withdrawal applies to the other villages only:
+//! [`TaskWithdrawal::villages`] are the villages released (their assignments withdrawn, their
+//! ledger entries released) and [`TaskWithdrawal::kept`] the villages whose accepted work and
+//! points stand. When every village's work was accepted there is nothing to withdraw
+//! ([`TaskError::AllWorkAccepted`]). A village accepted after the caller read refuses its
+//! `WithdrawAssignment` (`AlreadyAccepted`, the serialised backstop); the caller then skips
+//! that village's ledger release.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -162,7 +196,7 @@ impl fmt::Display for Points {
 
 /// The period a dispatched task occupies a village: from dispatch to deadline. Two tasks
 /// of the same matter to one village with overlapping periods are duplicates (多头派单).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TaskPeriod {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
@@ -173,6 +207,81 @@ impl TaskPeriod {
     pub fn overlaps(&self, other: &TaskPeriod) -> bool {
         self.from < other.to && other.from < self.to
     }
+}
+
+/// A task the caller knows is already dispatched to a village: the data the duplicate check
+/// (多头派单) needs from the village's ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispatchedTask {
+    pub village: RegionId,
+    pub task: TaskId,
+    pub matter_code: MatterCode,
+    pub period: TaskPeriod,
+}
+
+/// One village in which a task would duplicate a task already dispatched (多头派单).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DuplicateDispatch {
+    pub village: RegionId,
+    /// The task already dispatched to the village for the same matter.
+    pub duplicate_of: TaskId,
+    /// Its period.
+    pub period: TaskPeriod,
+}
+
+/// The duplicates of a draft among `dispatched`: same matter, same village, overlapping the
+/// period the draft would occupy if dispatched now (from `now` to its deadline).
+fn duplicates_of(
+    task: TaskId,
+    draft: &TaskDraft,
+    dispatched: &[DispatchedTask],
+    now: DateTime<Utc>,
+) -> Vec<DuplicateDispatch> {
+    let Some(code) = &draft.matter_code else {
+        return Vec::new();
+    };
+    let period = TaskPeriod {
+        from: now,
+        to: draft.deadline,
+    };
+    let found: BTreeSet<DuplicateDispatch> = dispatched
+        .iter()
+        .filter(|d| {
+            d.task != task
+                && &d.matter_code == code
+                && draft.villages.contains(&d.village)
+                && d.period.overlaps(&period)
+        })
+        .map(|d| DuplicateDispatch {
+            village: d.village.clone(),
+            duplicate_of: d.task,
+            period: d.period,
+        })
+        .collect();
+    found.into_iter().collect()
+}
+
+/// `TaskDuplicateDispatchFlagged` for the duplicates of a draft, unless there are none or
+/// exactly these were flagged already.
+fn duplicate_flag(
+    task: TaskId,
+    town: &RegionId,
+    draft: &TaskDraft,
+    dispatched: &[DispatchedTask],
+    already_flagged: &[DuplicateDispatch],
+    now: DateTime<Utc>,
+) -> Option<TaskEvent> {
+    let duplicates = duplicates_of(task, draft, dispatched, now);
+    let matter_code = draft.matter_code.clone()?;
+    (!duplicates.is_empty() && duplicates != already_flagged).then(|| {
+        TaskEvent::TaskDuplicateDispatchFlagged {
+            task,
+            town: town.clone(),
+            matter_code,
+            duplicates,
+            flagged_at: now,
+        }
+    })
 }
 
 /// The villages a draft addresses, as the drafter chose them.
@@ -332,7 +441,12 @@ impl TaskDispatch {
 pub struct TaskWithdrawal {
     pub task: TaskId,
     pub town: RegionId,
+    /// The villages the withdrawal applies to: released from the task.
     pub villages: Vec<RegionId>,
+    /// The villages whose work was already accepted: their work and points stand. Empty in
+    /// withdrawals recorded before this field existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<RegionId>,
     /// Whether the task had reached the villages (then their streams must follow).
     pub was_dispatched: bool,
     pub reason: Text,
@@ -385,21 +499,29 @@ impl TaskWithdrawal {
 pub enum TaskCommand {
     /// 起草: draft and screen a task. `town_villages` is the town's registered village list;
     /// `catalogue` the snapshot of the county's (or city's) 事项清单 now.
+    /// `dispatched`: what is already dispatched to the villages addressed (their ledgers), for
+    /// the duplicate check.
     DraftTask {
         task: TaskId,
         town: RegionId,
         draft: DraftInput,
         town_villages: Vec<RegionId>,
         catalogue: CatalogueSnapshot,
+        dispatched: Vec<DispatchedTask>,
     },
     /// 修改后重新提交: revise a returned draft; screened again.
     ReviseTask {
         draft: DraftInput,
         town_villages: Vec<RegionId>,
         catalogue: CatalogueSnapshot,
+        dispatched: Vec<DispatchedTask>,
     },
-    /// 审核通过.
-    ApproveTask,
+    /// 审核通过. `dispatched` as in `DraftTask`; `duplicate_reason`: why the leader approves
+    /// a task that duplicates one already dispatched (see the module documentation).
+    ApproveTask {
+        dispatched: Vec<DispatchedTask>,
+        duplicate_reason: Option<String>,
+    },
     /// 退回: return the draft to the office with a reason.
     ReturnTask { reason: String },
     /// 党委集体研究: record the town party committee's decision on a 重大任务.
@@ -410,8 +532,12 @@ pub enum TaskCommand {
     },
     /// 派发: `timeliness` is the town's policy in force ([`crate::settings::TaskSettings`]).
     DispatchTask { timeliness: TimelinessPolicy },
-    /// 撤回, with a reason.
-    WithdrawTask { reason: String },
+    /// 撤回, with a reason. `accepted_villages`: the villages whose work the town has already
+    /// accepted (their assignments); the withdrawal leaves them out.
+    WithdrawTask {
+        reason: String,
+        accepted_villages: Vec<RegionId>,
+    },
 }
 
 /// Facts about a task. `TaskDispatched` and `TaskWithdrawn` wrap named payloads the
@@ -454,6 +580,20 @@ pub enum TaskEvent {
         category: Category,
         approved_by: PersonId,
         approved_at: DateTime<Utc>,
+        /// Duplicates the leader approved knowingly, and why.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        duplicates: Vec<DuplicateDispatch>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duplicate_reason: Option<Text>,
+    },
+    /// 多头派单 caught before dispatch: the task would reach these villages for the same
+    /// matter and an overlapping period as the tasks named.
+    TaskDuplicateDispatchFlagged {
+        task: TaskId,
+        town: RegionId,
+        matter_code: MatterCode,
+        duplicates: Vec<DuplicateDispatch>,
+        flagged_at: DateTime<Utc>,
     },
     TaskReturned {
         task: TaskId,
@@ -485,6 +625,7 @@ impl DomainEvent for TaskEvent {
             TaskEvent::TaskScreeningRejected { .. } => "TaskScreeningRejected",
             TaskEvent::TaskRevised { .. } => "TaskRevised",
             TaskEvent::TaskApproved { .. } => "TaskApproved",
+            TaskEvent::TaskDuplicateDispatchFlagged { .. } => "TaskDuplicateDispatchFlagged",
             TaskEvent::TaskReturned { .. } => "TaskReturned",
             TaskEvent::TaskCollectiveDecisionRecorded { .. } => "TaskCollectiveDecisionRecorded",
             TaskEvent::TaskDispatched(_) => "TaskDispatched",
@@ -494,6 +635,21 @@ impl DomainEvent for TaskEvent {
 
     /// The town and every village the task addresses.
     fn regions(&self) -> Vec<RegionId> {
+        if let TaskEvent::TaskDuplicateDispatchFlagged {
+            town, duplicates, ..
+        } = self
+        {
+            let villages: BTreeSet<RegionId> =
+                duplicates.iter().map(|d| d.village.clone()).collect();
+            let mut regions = vec![town.clone()];
+            regions.extend(villages);
+            return regions;
+        }
+        if let TaskEvent::TaskWithdrawn(w) = self {
+            let mut regions = vec![w.town.clone()];
+            regions.extend(w.villages.iter().chain(&w.kept).cloned());
+            return regions;
+        }
         let (town, villages) = match self {
             TaskEvent::TaskDrafted { town, draft, .. }
             | TaskEvent::TaskScreeningRejected { town, draft, .. }
@@ -503,6 +659,7 @@ impl DomainEvent for TaskEvent {
             | TaskEvent::TaskCollectiveDecisionRecorded { town, villages, .. } => (town, villages),
             TaskEvent::TaskDispatched(d) => (&d.town, &d.villages),
             TaskEvent::TaskWithdrawn(w) => (&w.town, &w.villages),
+            TaskEvent::TaskDuplicateDispatchFlagged { town, .. } => (town, &Vec::new()),
         };
         let mut regions = vec![town.clone()];
         regions.extend(villages.iter().cloned());
@@ -563,6 +720,12 @@ pub enum TaskError {
     DecisionAlreadyRecorded,
     #[error("重大任务须经镇街党委集体研究同意后才能派发")]
     CollectiveDecisionRequired,
+    #[error(
+        "该任务与已派发到相同村社的同一事项任务重复(多头派单):请撤回合并、退回修改,或说明理由后审核通过"
+    )]
+    DuplicateDispatch { duplicates: Vec<DuplicateDispatch> },
+    #[error("所有村社的任务都已验收,无可撤回:已验收的工作和工分保留")]
+    AllWorkAccepted,
 }
 
 impl Rejection for TaskError {
@@ -587,7 +750,11 @@ impl Rejection for TaskError {
             NotTownOfficeStaff | NotLeaderInCharge { .. } | NotPartyCommitteeSecretary => {
                 "FORBIDDEN"
             }
-            TaskAlreadyExists | WrongStatus { .. } | DecisionAlreadyRecorded => "CONFLICT",
+            TaskAlreadyExists
+            | WrongStatus { .. }
+            | DecisionAlreadyRecorded
+            | DuplicateDispatch { .. }
+            | AllWorkAccepted => "CONFLICT",
             ScreeningRejected { .. } => "SCREENING_REJECTED",
             NotMajorTask | CollectiveDecisionRequired => "RULE_VIOLATION",
         }
@@ -605,6 +772,8 @@ pub struct TaskRecord {
     pub screening: Option<ScreeningReason>,
     pub committee: Option<CommitteeOutcome>,
     pub dispatch: Option<TaskDispatch>,
+    /// Duplicates flagged (多头派单) since the draft was last screened.
+    pub duplicates: Vec<DuplicateDispatch>,
 }
 
 /// A task, folded from its stream.
@@ -773,6 +942,7 @@ fn screen_draft(
 }
 
 impl Task {
+    #[allow(clippy::too_many_arguments)]
     fn draft(
         &self,
         task: TaskId,
@@ -780,6 +950,7 @@ impl Task {
         input: DraftInput,
         town_villages: Vec<RegionId>,
         catalogue: CatalogueSnapshot,
+        dispatched: Vec<DispatchedTask>,
         ctx: &CommandContext<'_>,
     ) -> Result<Vec<TaskEvent>, TaskError> {
         if self.record.is_some() {
@@ -792,21 +963,25 @@ impl Task {
             return Err(TaskError::NotTownOfficeStaff);
         }
         let drafted_by = ctx.actor.id.clone();
-        Ok(vec![
+        let mut flag = None;
+        let mut events = vec![
             match screen_draft(input, &town, &town_villages, &catalogue, ctx.now)? {
                 Screened::Passed {
                     draft,
                     matter,
                     catalogue_version,
-                } => TaskEvent::TaskDrafted {
-                    task,
-                    town,
-                    draft,
-                    catalogue_version,
-                    matter,
-                    drafted_by,
-                    drafted_at: ctx.now,
-                },
+                } => {
+                    flag = duplicate_flag(task, &town, &draft, &dispatched, &[], ctx.now);
+                    TaskEvent::TaskDrafted {
+                        task,
+                        town,
+                        draft,
+                        catalogue_version,
+                        matter,
+                        drafted_by,
+                        drafted_at: ctx.now,
+                    }
+                }
                 Screened::Rejected {
                     draft,
                     reason,
@@ -821,7 +996,9 @@ impl Task {
                     rejected_at: ctx.now,
                 },
             },
-        ])
+        ];
+        events.extend(flag);
+        Ok(events)
     }
 
     fn revise(
@@ -829,6 +1006,7 @@ impl Task {
         input: DraftInput,
         town_villages: Vec<RegionId>,
         catalogue: CatalogueSnapshot,
+        dispatched: Vec<DispatchedTask>,
         ctx: &CommandContext<'_>,
     ) -> Result<Vec<TaskEvent>, TaskError> {
         let record = self.live()?;
@@ -837,21 +1015,25 @@ impl Task {
         }
         Task::expect_status(record, TaskStatus::Returned)?;
         let (task, town, by) = (record.id, record.town.clone(), ctx.actor.id.clone());
-        Ok(vec![
+        let mut flag = None;
+        let mut events = vec![
             match screen_draft(input, &town, &town_villages, &catalogue, ctx.now)? {
                 Screened::Passed {
                     draft,
                     matter,
                     catalogue_version,
-                } => TaskEvent::TaskRevised {
-                    task,
-                    town,
-                    draft,
-                    catalogue_version,
-                    matter,
-                    revised_by: by,
-                    revised_at: ctx.now,
-                },
+                } => {
+                    flag = duplicate_flag(task, &town, &draft, &dispatched, &[], ctx.now);
+                    TaskEvent::TaskRevised {
+                        task,
+                        town,
+                        draft,
+                        catalogue_version,
+                        matter,
+                        revised_by: by,
+                        revised_at: ctx.now,
+                    }
+                }
                 Screened::Rejected {
                     draft,
                     reason,
@@ -866,12 +1048,63 @@ impl Task {
                     rejected_at: ctx.now,
                 },
             },
-        ])
+        ];
+        events.extend(flag);
+        Ok(events)
     }
 
-    fn review(
+    fn approve(
         &self,
-        reason: Option<String>,
+        dispatched: Vec<DispatchedTask>,
+        duplicate_reason: Option<String>,
+        ctx: &CommandContext<'_>,
+    ) -> Result<Vec<TaskEvent>, TaskError> {
+        let record = self.live()?;
+        let category = record.draft.category.clone();
+        if !leads(ctx.actor, &record.town, &category) {
+            return Err(TaskError::NotLeaderInCharge { category });
+        }
+        Task::expect_status(record, TaskStatus::AwaitingReview)?;
+        let duplicates = duplicates_of(record.id, &record.draft, &dispatched, ctx.now);
+        let flag = duplicate_flag(
+            record.id,
+            &record.town,
+            &record.draft,
+            &dispatched,
+            &record.duplicates,
+            ctx.now,
+        );
+        let duplicate_reason = match duplicate_reason {
+            Some(reason) if !duplicates.is_empty() => {
+                Some(Text::parse(&reason).map_err(TaskError::InvalidReason)?)
+            }
+            _ => None,
+        };
+        if !duplicates.is_empty() && duplicate_reason.is_none() {
+            // Not an approval: the flag is recorded (once per set of duplicates) and the
+            // leader decides (merge, return, or approve with a reason).
+            return match flag {
+                Some(flag) => Ok(vec![flag]),
+                None => Err(TaskError::DuplicateDispatch { duplicates }),
+            };
+        }
+        let mut events: Vec<TaskEvent> = flag.into_iter().collect();
+        events.push(TaskEvent::TaskApproved {
+            task: record.id,
+            town: record.town.clone(),
+            villages: record.draft.villages.clone(),
+            category,
+            approved_by: ctx.actor.id.clone(),
+            approved_at: ctx.now,
+            duplicates,
+            duplicate_reason,
+        });
+        Ok(events)
+    }
+
+    fn return_task(
+        &self,
+        reason: String,
         ctx: &CommandContext<'_>,
     ) -> Result<Vec<TaskEvent>, TaskError> {
         let record = self.live()?;
@@ -886,24 +1119,14 @@ impl Task {
             record.draft.villages.clone(),
             ctx.actor.id.clone(),
         );
-        Ok(vec![match reason {
-            None => TaskEvent::TaskApproved {
-                task,
-                town,
-                villages,
-                category,
-                approved_by: by,
-                approved_at: ctx.now,
-            },
-            Some(reason) => TaskEvent::TaskReturned {
-                task,
-                town,
-                villages,
-                category,
-                reason: Text::parse(&reason).map_err(TaskError::InvalidReason)?,
-                returned_by: by,
-                returned_at: ctx.now,
-            },
+        Ok(vec![TaskEvent::TaskReturned {
+            task,
+            town,
+            villages,
+            category,
+            reason: Text::parse(&reason).map_err(TaskError::InvalidReason)?,
+            returned_by: by,
+            returned_at: ctx.now,
         }])
     }
 
@@ -993,6 +1216,7 @@ impl Task {
     fn withdraw(
         &self,
         reason: String,
+        accepted_villages: Vec<RegionId>,
         ctx: &CommandContext<'_>,
     ) -> Result<Vec<TaskEvent>, TaskError> {
         let record = self.live()?;
@@ -1011,11 +1235,31 @@ impl Task {
             });
         }
         let reason = Text::parse(&reason).map_err(TaskError::InvalidReason)?;
+        if let Some(stranger) = accepted_villages
+            .iter()
+            .find(|v| !record.draft.villages.contains(v))
+        {
+            return Err(TaskError::UnknownVillage {
+                village: stranger.clone(),
+            });
+        }
+        let was_dispatched = record.status == TaskStatus::Dispatched;
+        // Work is accepted only after dispatch; before it, every village is released.
+        let (kept, villages): (Vec<RegionId>, Vec<RegionId>) = record
+            .draft
+            .villages
+            .iter()
+            .cloned()
+            .partition(|v| was_dispatched && accepted_villages.contains(v));
+        if villages.is_empty() {
+            return Err(TaskError::AllWorkAccepted);
+        }
         Ok(vec![TaskEvent::TaskWithdrawn(TaskWithdrawal {
             task: record.id,
             town: record.town.clone(),
-            villages: record.draft.villages.clone(),
-            was_dispatched: record.status == TaskStatus::Dispatched,
+            villages,
+            kept,
+            was_dispatched,
             reason,
             withdrawn_by: ctx.actor.id.clone(),
             withdrawn_at: ctx.now,
@@ -1041,21 +1285,29 @@ impl Aggregate for Task {
                 draft,
                 town_villages,
                 catalogue,
-            } => self.draft(task, town, draft, town_villages, catalogue, ctx),
+                dispatched,
+            } => self.draft(task, town, draft, town_villages, catalogue, dispatched, ctx),
             TaskCommand::ReviseTask {
                 draft,
                 town_villages,
                 catalogue,
-            } => self.revise(draft, town_villages, catalogue, ctx),
-            TaskCommand::ApproveTask => self.review(None, ctx),
-            TaskCommand::ReturnTask { reason } => self.review(Some(reason), ctx),
+                dispatched,
+            } => self.revise(draft, town_villages, catalogue, dispatched, ctx),
+            TaskCommand::ApproveTask {
+                dispatched,
+                duplicate_reason,
+            } => self.approve(dispatched, duplicate_reason, ctx),
+            TaskCommand::ReturnTask { reason } => self.return_task(reason, ctx),
             TaskCommand::RecordCollectiveDecision {
                 outcome,
                 meeting_at,
                 minutes,
             } => self.record_decision(outcome, meeting_at, minutes, ctx),
             TaskCommand::DispatchTask { timeliness } => self.dispatch(timeliness, ctx),
-            TaskCommand::WithdrawTask { reason } => self.withdraw(reason, ctx),
+            TaskCommand::WithdrawTask {
+                reason,
+                accepted_villages,
+            } => self.withdraw(reason, accepted_villages, ctx),
         }
     }
 
@@ -1077,6 +1329,7 @@ impl Aggregate for Task {
                     screening: None,
                     committee: None,
                     dispatch: None,
+                    duplicates: Vec::new(),
                 });
             }
             TaskEvent::TaskScreeningRejected {
@@ -1097,12 +1350,19 @@ impl Aggregate for Task {
                     screening: Some(reason.clone()),
                     committee: None,
                     dispatch: None,
+                    duplicates: Vec::new(),
                 });
             }
             TaskEvent::TaskRevised { draft, .. } => {
                 if let Some(record) = &mut self.record {
                     record.draft = draft.clone();
                     record.status = TaskStatus::AwaitingReview;
+                    record.duplicates.clear();
+                }
+            }
+            TaskEvent::TaskDuplicateDispatchFlagged { duplicates, .. } => {
+                if let Some(record) = &mut self.record {
+                    record.duplicates = duplicates.clone();
                 }
             }
             TaskEvent::TaskApproved { .. } => self.set_status(TaskStatus::Approved),
@@ -1172,6 +1432,13 @@ pub(crate) mod tests {
         }
     }
 
+    pub(crate) fn approve() -> TaskCommand {
+        TaskCommand::ApproveTask {
+            dispatched: vec![],
+            duplicate_reason: None,
+        }
+    }
+
     fn draft_cmd(draft: DraftInput) -> TaskCommand {
         TaskCommand::DraftTask {
             task: task_id(),
@@ -1179,6 +1446,7 @@ pub(crate) mod tests {
             draft,
             town_villages: town_villages(),
             catalogue: snapshot(),
+            dispatched: vec![],
         }
     }
 
@@ -1207,7 +1475,7 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn approved() -> Vec<TaskEvent> {
-        step(&drafted(), &zongzhi_leader(), TaskCommand::ApproveTask)
+        step(&drafted(), &zongzhi_leader(), approve())
     }
 
     pub(crate) fn dispatched() -> Vec<TaskEvent> {
@@ -1225,7 +1493,7 @@ pub(crate) mod tests {
             source: TaskSource::Major,
             ..input(Some("ZZ-001"))
         });
-        step(&drafted, &zongzhi_leader(), TaskCommand::ApproveTask)
+        step(&drafted, &zongzhi_leader(), approve())
     }
 
     fn decide_major(outcome: CommitteeOutcome) -> TaskCommand {
@@ -1313,8 +1581,7 @@ pub(crate) mod tests {
     fn a_rejected_task_goes_no_further() {
         let given =
             when_task(&[], &town_staff(), draft_cmd(input(Some("ZZ-004")))).expect("decided");
-        let err =
-            when_task(&given, &zongzhi_leader(), TaskCommand::ApproveTask).expect_err("refused");
+        let err = when_task(&given, &zongzhi_leader(), approve()).expect_err("refused");
         assert!(matches!(
             err,
             TaskError::ScreeningRejected {
@@ -1449,6 +1716,7 @@ pub(crate) mod tests {
                 draft: input(Some("ZZ-001")),
                 town_villages,
                 catalogue,
+                dispatched: vec![],
             }
         };
         assert_eq!(
@@ -1500,7 +1768,7 @@ pub(crate) mod tests {
     fn only_the_leader_in_charge_of_the_category_reviews() {
         for actor in [chengjian_leader(), town_staff(), party_secretary()] {
             assert!(matches!(
-                when_task(&drafted(), &actor, TaskCommand::ApproveTask),
+                when_task(&drafted(), &actor, approve()),
                 Err(TaskError::NotLeaderInCharge { .. })
             ));
         }
@@ -1512,7 +1780,7 @@ pub(crate) mod tests {
             &region("330602108000"),
         );
         assert!(matches!(
-            when_task(&drafted(), &other_town_leader, TaskCommand::ApproveTask),
+            when_task(&drafted(), &other_town_leader, approve()),
             Err(TaskError::NotLeaderInCharge { .. })
         ));
         assert_eq!(
@@ -1532,7 +1800,7 @@ pub(crate) mod tests {
         );
         assert_eq!(Task::replay(&returned).status(), Some(TaskStatus::Returned));
         assert!(matches!(
-            when_task(&returned, &zongzhi_leader(), TaskCommand::ApproveTask),
+            when_task(&returned, &zongzhi_leader(), approve()),
             Err(TaskError::WrongStatus {
                 status: TaskStatus::Returned
             })
@@ -1544,6 +1812,7 @@ pub(crate) mod tests {
             },
             town_villages: town_villages(),
             catalogue: snapshot(),
+            dispatched: vec![],
         };
         let revised = step(&returned, &town_staff(), revise("ZZ-001"));
         assert!(matches!(
@@ -1554,9 +1823,7 @@ pub(crate) mod tests {
             Task::replay(&revised).status(),
             Some(TaskStatus::AwaitingReview)
         );
-        assert!(
-            step(&revised, &zongzhi_leader(), TaskCommand::ApproveTask).len() == revised.len() + 1
-        );
+        assert!(step(&revised, &zongzhi_leader(), approve()).len() == revised.len() + 1);
         // Revised onto a barred matter: rejected by screening, the task ends there.
         let rejected = step(&returned, &town_staff(), revise("ZZ-004"));
         assert_eq!(
@@ -1591,8 +1858,11 @@ pub(crate) mod tests {
     #[test]
     fn commands_on_a_missing_task_are_not_found() {
         for cmd in [
-            TaskCommand::ApproveTask,
-            TaskCommand::WithdrawTask { reason: "x".into() },
+            approve(),
+            TaskCommand::WithdrawTask {
+                reason: "x".into(),
+                accepted_villages: vec![],
+            },
         ] {
             assert_eq!(
                 when_task(&[], &zongzhi_leader(), cmd),
@@ -1759,6 +2029,7 @@ pub(crate) mod tests {
     fn withdrawal_before_and_after_dispatch() {
         let withdraw = || TaskCommand::WithdrawTask {
             reason: "与县里任务合并".into(),
+            accepted_villages: vec![],
         };
         let before = when_task(&approved(), &party_secretary(), withdraw()).expect("withdrawn");
         let Some(TaskEvent::TaskWithdrawn(w)) = before.last() else {
@@ -1793,7 +2064,10 @@ pub(crate) mod tests {
             when_task(
                 &dispatched(),
                 &zongzhi_leader(),
-                TaskCommand::WithdrawTask { reason: "".into() }
+                TaskCommand::WithdrawTask {
+                    reason: "".into(),
+                    accepted_villages: vec![],
+                }
             ),
             Err(TaskError::InvalidReason(_))
         ));
@@ -1815,6 +2089,7 @@ pub(crate) mod tests {
                 draft: input(Some("ZZ-001")),
                 town_villages: town_villages(),
                 catalogue: snapshot(),
+                dispatched: vec![],
             },
         );
         let decided = step(
@@ -1827,11 +2102,21 @@ pub(crate) mod tests {
             &zongzhi_leader(),
             TaskCommand::WithdrawTask {
                 reason: "合并".into(),
+                accepted_villages: vec![],
             },
         );
         let rejected = when_task(&[], &town_staff(), draft_cmd(input(None))).expect("decided");
         let mut seen = BTreeSet::new();
-        for event in [revised, decided, withdrawn, rejected].iter().flatten() {
+        let flagged = when_task(
+            &drafted(),
+            &zongzhi_leader(),
+            approve_with(vec![earlier(fengyuan(), "ZZ-001", -1, 5)], None),
+        )
+        .expect("flagged");
+        for event in [revised, decided, withdrawn, rejected, flagged]
+            .iter()
+            .flatten()
+        {
             assert_round_trip(event);
             seen.insert(event.event_type());
         }
@@ -1844,8 +2129,17 @@ pub(crate) mod tests {
             "TaskCollectiveDecisionRecorded",
             "TaskDispatched",
             "TaskWithdrawn",
+            "TaskDuplicateDispatchFlagged",
         ];
         assert_eq!(seen, all.into_iter().collect());
+    }
+
+    #[test]
+    fn scores_from_one_to_a_hundred() {
+        assert_eq!(Score::new(1).map(Score::get), Ok(1));
+        assert_eq!(Score::new(100).map(Score::get), Ok(100));
+        assert_eq!(Score::new(101), Err(InvalidScore(101)));
+        assert_eq!(Score::new(0), Err(InvalidScore(0)));
     }
 
     #[test]
@@ -1865,6 +2159,384 @@ pub(crate) mod tests {
         assert!(p(0, 10).overlaps(&p(5, 15)));
         assert!(p(5, 15).overlaps(&p(0, 10)));
         assert!(!p(0, 10).overlaps(&p(10, 20)));
+        assert!(!p(10, 20).overlaps(&p(0, 10)));
+    }
+
+    // --- 多头派单 before dispatch -----------------------------------------------------------------
+
+    /// Task `n` already dispatched to `village` for `code`, from `from` to `to` days from now.
+    fn earlier(village: RegionId, code: &str, from: i64, to: i64) -> DispatchedTask {
+        DispatchedTask {
+            village,
+            task: TaskId::new(Uuid::from_u128(0xea41)),
+            matter_code: MatterCode::parse(code).expect("code"),
+            period: TaskPeriod {
+                from: now() + Duration::days(from),
+                to: now() + Duration::days(to),
+            },
+        }
+    }
+
+    fn approve_with(dispatched: Vec<DispatchedTask>, reason: Option<String>) -> TaskCommand {
+        TaskCommand::ApproveTask {
+            dispatched,
+            duplicate_reason: reason,
+        }
+    }
+
+    fn flagged_duplicates(events: &[TaskEvent]) -> Option<&Vec<DuplicateDispatch>> {
+        events.iter().find_map(|e| match e {
+            TaskEvent::TaskDuplicateDispatchFlagged { duplicates, .. } => Some(duplicates),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn a_duplicate_is_flagged_at_screening_before_it_reaches_the_village() {
+        let command = TaskCommand::DraftTask {
+            task: task_id(),
+            town: fengqiao(),
+            draft: input(Some("ZZ-001")),
+            town_villages: town_villages(),
+            catalogue: snapshot(),
+            dispatched: vec![earlier(fengyuan(), "ZZ-001", -3, 5)],
+        };
+        let events = when_task(&[], &town_staff(), command).expect("drafted");
+        assert!(matches!(events[0], TaskEvent::TaskDrafted { .. }));
+        let duplicates = flagged_duplicates(&events).expect("flagged");
+        assert_eq!(
+            duplicates,
+            &vec![DuplicateDispatch {
+                village: fengyuan(),
+                duplicate_of: earlier(fengyuan(), "ZZ-001", -3, 5).task,
+                period: earlier(fengyuan(), "ZZ-001", -3, 5).period,
+            }]
+        );
+        assert_eq!(events[1].regions(), vec![fengqiao(), fengyuan()]);
+        assert_round_trip(&events[1]);
+        let state = Task::replay(&events);
+        assert_eq!(state.status(), Some(TaskStatus::AwaitingReview));
+        assert_eq!(
+            state.record().map(|r| r.duplicates.len()),
+            Some(1),
+            "the reviewing leader sees the flag"
+        );
+    }
+
+    #[test]
+    fn other_matters_villages_and_ended_periods_are_not_duplicates() {
+        for dispatched in [
+            earlier(fengyuan(), "ZZ-002", -3, 5),
+            earlier(village_b(), "ZZ-001", -3, 5),
+            // Ended exactly now: [from, to) does not reach the new period.
+            earlier(fengyuan(), "ZZ-001", -3, 0),
+            // Starting exactly at the new deadline.
+            earlier(fengyuan(), "ZZ-001", 10, 20),
+        ] {
+            let events = when_task(
+                &drafted(),
+                &zongzhi_leader(),
+                approve_with(vec![dispatched.clone()], None),
+            )
+            .expect("approved");
+            assert!(
+                matches!(events.as_slice(), [TaskEvent::TaskApproved { duplicates, .. }] if duplicates.is_empty()),
+                "{dispatched:?}: {events:?}"
+            );
+        }
+        // One second more on either side overlaps.
+        for mut dispatched in [
+            earlier(fengyuan(), "ZZ-001", -3, 0),
+            earlier(fengyuan(), "ZZ-001", 10, 20),
+        ] {
+            if dispatched.period.to == now() {
+                dispatched.period.to += Duration::seconds(1);
+            } else {
+                dispatched.period.from -= Duration::seconds(1);
+            }
+            let events = when_task(
+                &drafted(),
+                &zongzhi_leader(),
+                approve_with(vec![dispatched], None),
+            )
+            .expect("flagged");
+            assert!(flagged_duplicates(&events).is_some(), "{events:?}");
+        }
+    }
+
+    #[test]
+    fn the_leader_merges_refuses_or_approves_a_duplicate_knowingly() {
+        let dispatched = || vec![earlier(fengyuan(), "ZZ-001", -1, 5)];
+        // Found at review: the review records the flag, not an approval.
+        let flagged = step(
+            &drafted(),
+            &zongzhi_leader(),
+            approve_with(dispatched(), None),
+        );
+        assert!(matches!(
+            flagged.last(),
+            Some(TaskEvent::TaskDuplicateDispatchFlagged { .. })
+        ));
+        assert_eq!(
+            Task::replay(&flagged).status(),
+            Some(TaskStatus::AwaitingReview)
+        );
+        // Asking again without a decision is refused; nothing more is recorded.
+        let err = when_task(
+            &flagged,
+            &zongzhi_leader(),
+            approve_with(dispatched(), None),
+        )
+        .expect_err("refused");
+        assert!(matches!(err, TaskError::DuplicateDispatch { .. }));
+        assert_eq!(err.code(), "CONFLICT");
+        // Approve knowingly, with a reason: recorded with the duplicates.
+        let approved = step(
+            &flagged,
+            &zongzhi_leader(),
+            approve_with(dispatched(), Some("县里要求两条线分别报送".into())),
+        );
+        match approved.last() {
+            Some(TaskEvent::TaskApproved {
+                duplicates,
+                duplicate_reason,
+                ..
+            }) => {
+                assert_eq!(duplicates.len(), 1);
+                assert_eq!(
+                    duplicate_reason.as_ref().map(Text::as_str),
+                    Some("县里要求两条线分别报送")
+                );
+            }
+            other => panic!("not approved: {other:?}"),
+        }
+        assert!(matches!(
+            when_task(
+                &flagged,
+                &zongzhi_leader(),
+                approve_with(dispatched(), Some(" ".into()))
+            ),
+            Err(TaskError::InvalidReason(_))
+        ));
+        // Merge: withdrawn before dispatch, nothing reaches the village.
+        let merged = when_task(
+            &flagged,
+            &zongzhi_leader(),
+            TaskCommand::WithdrawTask {
+                reason: "与已派发任务合并办理".into(),
+                accepted_villages: vec![],
+            },
+        )
+        .expect("withdrawn");
+        let Some(TaskEvent::TaskWithdrawn(w)) = merged.last() else {
+            panic!("not withdrawn")
+        };
+        assert!(!w.was_dispatched && w.assignment_commands().is_empty());
+        // Refuse: returned to the office; a revision leaving the village out is clean.
+        let returned = step(
+            &flagged,
+            &zongzhi_leader(),
+            TaskCommand::ReturnTask {
+                reason: "与已派发任务重复".into(),
+            },
+        );
+        let revised = step(
+            &returned,
+            &town_staff(),
+            TaskCommand::ReviseTask {
+                draft: DraftInput {
+                    targets: Targets::Villages(vec![village_b()]),
+                    ..input(Some("ZZ-001"))
+                },
+                town_villages: town_villages(),
+                catalogue: snapshot(),
+                dispatched: dispatched(),
+            },
+        );
+        assert!(matches!(
+            revised.last(),
+            Some(TaskEvent::TaskRevised { .. })
+        ));
+        assert!(matches!(
+            when_task(
+                &revised,
+                &zongzhi_leader(),
+                approve_with(dispatched(), None)
+            )
+            .as_deref(),
+            Ok([TaskEvent::TaskApproved { .. }])
+        ));
+        // Once the earlier task is withdrawn (no longer in the ledger), approval goes through.
+        assert!(matches!(
+            when_task(&flagged, &zongzhi_leader(), approve()).as_deref(),
+            Ok([TaskEvent::TaskApproved { .. }])
+        ));
+    }
+
+    #[test]
+    fn stored_events_without_the_new_fields_still_read() {
+        let approved = serde_json::json!({
+            "type": "TaskApproved",
+            "payload": {
+                "task": task_id(), "town": fengqiao(), "villages": [fengyuan()],
+                "category": "综治", "approved_by": "leader-zongzhi",
+                "approved_at": now(),
+            }
+        });
+        let event: TaskEvent = serde_json::from_value(approved).expect("reads");
+        assert!(matches!(
+            event,
+            TaskEvent::TaskApproved { duplicates, duplicate_reason: None, .. } if duplicates.is_empty()
+        ));
+        let withdrawn = serde_json::json!({
+            "type": "TaskWithdrawn",
+            "payload": {
+                "task": task_id(), "town": fengqiao(), "villages": [fengyuan()],
+                "was_dispatched": true, "reason": "合并", "withdrawn_by": "leader-zongzhi",
+                "withdrawn_at": now(),
+            }
+        });
+        let event: TaskEvent = serde_json::from_value(withdrawn).expect("reads");
+        assert!(matches!(event, TaskEvent::TaskWithdrawn(w) if w.kept.is_empty()));
+    }
+
+    // --- withdrawal after acceptance -------------------------------------------------------------
+
+    fn dispatched_to_two() -> Vec<TaskEvent> {
+        let drafted = drafted_with(DraftInput {
+            targets: Targets::Villages(vec![fengyuan(), village_b()]),
+            ..input(Some("ZZ-001"))
+        });
+        let approved = step(&drafted, &zongzhi_leader(), approve());
+        step(
+            &approved,
+            &zongzhi_leader(),
+            TaskCommand::DispatchTask {
+                timeliness: TimelinessPolicy::default(),
+            },
+        )
+    }
+
+    #[test]
+    fn withdrawal_leaves_accepted_villages_out_and_says_which_were_released() {
+        let events = when_task(
+            &dispatched_to_two(),
+            &zongzhi_leader(),
+            TaskCommand::WithdrawTask {
+                reason: "上级任务调整".into(),
+                accepted_villages: vec![fengyuan()],
+            },
+        )
+        .expect("withdrawn");
+        let Some(TaskEvent::TaskWithdrawn(w)) = events.last() else {
+            panic!("not withdrawn: {events:?}")
+        };
+        assert_eq!(
+            (&w.villages, &w.kept),
+            (&vec![village_b()], &vec![fengyuan()])
+        );
+        let released: Vec<RegionId> = w
+            .assignment_commands()
+            .into_iter()
+            .map(|(id, _)| id.village)
+            .collect();
+        assert_eq!(released, vec![village_b()]);
+        let ledger: Vec<RegionId> = w.ledger_commands().into_iter().map(|(v, _)| v).collect();
+        assert_eq!(ledger, vec![village_b()]);
+        // Both villages see it in their history.
+        assert_eq!(
+            events[0].regions(),
+            vec![fengqiao(), village_b(), fengyuan()]
+        );
+        assert_round_trip(&events[0]);
+        // Every village accepted: nothing to withdraw.
+        let err = when_task(
+            &dispatched_to_two(),
+            &zongzhi_leader(),
+            TaskCommand::WithdrawTask {
+                reason: "上级任务调整".into(),
+                accepted_villages: vec![fengyuan(), village_b()],
+            },
+        )
+        .expect_err("refused");
+        assert_eq!(err, TaskError::AllWorkAccepted);
+        assert_eq!(err.code(), "CONFLICT");
+        // A village the task never addressed.
+        assert!(matches!(
+            when_task(
+                &dispatched(),
+                &zongzhi_leader(),
+                TaskCommand::WithdrawTask {
+                    reason: "x".into(),
+                    accepted_villages: vec![village_b()],
+                },
+            ),
+            Err(TaskError::UnknownVillage { .. })
+        ));
+    }
+
+    // --- boundaries --------------------------------------------------------------------------------
+
+    #[test]
+    fn deadlines_and_meeting_times_at_the_exact_moment() {
+        // A deadline one second ahead may be drafted; now is already past.
+        assert!(
+            when_task(
+                &[],
+                &town_staff(),
+                draft_cmd(DraftInput {
+                    deadline: now() + Duration::seconds(1),
+                    ..input(Some("ZZ-001"))
+                })
+            )
+            .is_ok()
+        );
+        let dispatch = || TaskCommand::DispatchTask {
+            timeliness: TimelinessPolicy::default(),
+        };
+        assert!(
+            when::<Task>(
+                &approved(),
+                &zongzhi_leader(),
+                deadline() - Duration::seconds(1),
+                dispatch()
+            )
+            .is_ok()
+        );
+        assert!(matches!(
+            when::<Task>(&approved(), &zongzhi_leader(), deadline(), dispatch()),
+            Err(TaskError::DeadlineInPast { .. })
+        ));
+        for meeting_at in [now(), drafted_at()] {
+            assert!(
+                when_task(
+                    &major_approved(),
+                    &party_secretary(),
+                    TaskCommand::RecordCollectiveDecision {
+                        outcome: CommitteeOutcome::Agreed,
+                        meeting_at,
+                        minutes: minutes(),
+                    }
+                )
+                .is_ok()
+            );
+        }
+        assert!(
+            when_task(
+                &major_approved(),
+                &party_secretary(),
+                TaskCommand::RecordCollectiveDecision {
+                    outcome: CommitteeOutcome::Agreed,
+                    meeting_at: now() + Duration::seconds(1),
+                    minutes: minutes(),
+                }
+            )
+            .is_err()
+        );
+    }
+
+    fn drafted_at() -> DateTime<Utc> {
+        now()
     }
 
     /// A random walk of the task's commands by the usual actors.
@@ -1886,9 +2558,21 @@ pub(crate) mod tests {
                     draft: input(Some(code)),
                     town_villages: town_villages(),
                     catalogue: snapshot(),
+                    dispatched: vec![],
                 },
             ),
-            2 => (zongzhi_leader(), TaskCommand::ApproveTask),
+            2 if variant % 3 == 1 => (
+                zongzhi_leader(),
+                approve_with(vec![earlier(fengyuan(), code, -1, 5)], None),
+            ),
+            2 if variant % 3 == 2 => (
+                zongzhi_leader(),
+                approve_with(
+                    vec![earlier(fengyuan(), code, -1, 5)],
+                    Some("县里要求分别报送".into()),
+                ),
+            ),
+            2 => (zongzhi_leader(), approve()),
             3 => (
                 zongzhi_leader(),
                 TaskCommand::ReturnTask {
@@ -1913,6 +2597,7 @@ pub(crate) mod tests {
                 zongzhi_leader(),
                 TaskCommand::WithdrawTask {
                     reason: "合并".into(),
+                    accepted_villages: vec![],
                 },
             ),
         }

@@ -96,7 +96,9 @@ impl<L: EventLog> Engine<'_, L> {
             self.rng.pick(LISTINGS).copied().unwrap_or("建设共富工坊")
         };
         let four = self.rng.chance(0.5);
-        let whole = scripted || villages.len() <= 4 || self.rng.chance(0.6);
+        // 揭榜 is open to every village by default; now and then a town restricts a listing
+        // to the villages the project concerns, and says why.
+        let whole = scripted || villages.len() <= 4 || self.rng.chance(0.9);
         let eligible: Vec<usize> = if whole {
             villages.clone()
         } else {
@@ -115,6 +117,7 @@ impl<L: EventLog> Engine<'_, L> {
                     .iter()
                     .map(|&v| self.world.villages[v].code.clone())
                     .collect(),
+                reason: Some(text("项目选址和受益范围限于相关村社")?),
             }
         };
         let days = if scripted { 7 } else { self.rng.range(7, 14) };

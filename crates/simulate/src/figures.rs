@@ -26,8 +26,10 @@ pub struct Figures {
     pub assignments_by_year: BTreeMap<i32, u64>,
     /// Tasks dispatched (`TaskDispatched`) by year.
     pub dispatches_by_year: BTreeMap<i32, u64>,
-    /// 多头派单 flagged in villages' ledgers.
+    /// 多头派单 flagged in villages' ledgers (after dispatch: the backstop).
     pub duplicate_dispatches: u64,
+    /// 多头派单 flagged on the task at screening or review, before dispatch.
+    pub duplicates_flagged_before_dispatch: u64,
     /// Decision procedures started (五议两公开, 四议两公开, 村务联席会议), by template id.
     pub procedures_by_template: BTreeMap<String, u64>,
     pub procedures_completed: u64,
@@ -141,6 +143,7 @@ impl FiguresCounter {
             "AssignmentIssued" => bump(&mut f.assignments_by_year),
             "TaskDispatched" => bump(&mut f.dispatches_by_year),
             "DuplicateDispatchFlagged" => f.duplicate_dispatches += 1,
+            "TaskDuplicateDispatchFlagged" => f.duplicates_flagged_before_dispatch += 1,
             "ProcedureStarted" => {
                 let template = body(&e.payload)
                     .get("template")

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use xingcun_domain::procedure::{
     EvidenceKind, MeetingBody, MeetingRecord, Money, Procedure, ProcedureCommand, ProcedureId,
-    PublicityRecord, StepEvidence, StepKind, SuggestionRecord, Votes,
+    PublicityRecord, StepEvidence, StepKind, StepTiming, SuggestionRecord, Votes,
 };
 use xingcun_store::EventLog;
 
@@ -61,7 +61,12 @@ fn evidence_for(
             file: evidence(rng, name)?,
         });
     }
-    if !omit && kind != StepKind::Publicity && rng.chance(0.3) {
+    // Now and then a photo of the meeting too, where the step does not require one already.
+    if !omit
+        && kind != StepKind::Publicity
+        && rng.chance(0.3)
+        && !kind.required_evidence().contains(&EvidenceKind::Photo)
+    {
         files.push(StepEvidence {
             kind: EvidenceKind::Photo,
             file: evidence(rng, "会议现场照片.jpg")?,
@@ -288,7 +293,8 @@ impl<L: EventLog> Engine<'_, L> {
         let state = &mut self.procedures[p];
         state.next += 1;
         if kind == StepKind::Publicity {
-            state.last_pass = plus_days(claimed, i64::from(state.publicity_days));
+            // Calendar days in Shanghai: a posting ends at 24:00 of its last day.
+            state.last_pass = StepTiming::publicity_ends_at(claimed, state.publicity_days);
         } else {
             state.last_pass = claimed;
         }

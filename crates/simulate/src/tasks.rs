@@ -9,7 +9,9 @@
 
 use chrono::{DateTime, Datelike, Utc};
 use xingcun_domain::catalogue::ResponsibleLevel;
-use xingcun_domain::task::{CommitteeOutcome, DraftInput, Targets, TaskWithdrawal};
+use xingcun_domain::task::{
+    CommitteeOutcome, DispatchedTask, DraftInput, Targets, TaskPeriod, TaskWithdrawal,
+};
 use xingcun_domain::{
     Assignee, Assignment, AssignmentCommand, AssignmentId, Task, TaskCommand, TaskId, TaskSource,
     VillageTaskLedger,
@@ -55,6 +57,8 @@ pub(crate) struct TaskSim {
     pub stage: TaskStage,
     pub assignments: Vec<usize>,
     pub withdrawal_planned: bool,
+    /// When the task was dispatched (its period runs from then to the deadline).
+    pub dispatched_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,6 +174,62 @@ impl<L: EventLog> Engine<'_, L> {
     fn task_input(&self, task: usize) -> DraftInput {
         let t = &self.tasks[task];
         t.input(&self.world.villages)
+    }
+
+    /// The village indices a task addresses.
+    fn targets(&self, task: usize) -> Vec<usize> {
+        let t = &self.tasks[task];
+        if t.whole_town {
+            self.world.towns[t.town].villages.clone()
+        } else {
+            t.villages.clone()
+        }
+    }
+
+    /// What is already dispatched, for the same matter, to the villages `task` addresses:
+    /// what the town reads from those villages' ledgers before screening and review (多头派单).
+    fn dispatched_for(&self, task: usize) -> Vec<DispatchedTask> {
+        let t = &self.tasks[task];
+        let Some(code) = t
+            .code
+            .as_deref()
+            .and_then(|c| xingcun_domain::MatterCode::parse(c).ok())
+        else {
+            return Vec::new();
+        };
+        let targets = self.targets(task);
+        let horizon = plus_days(self.now, -120);
+        let mut found = Vec::new();
+        for (i, other) in self.tasks.iter().enumerate().rev() {
+            if other.drafted_at < horizon {
+                break;
+            }
+            let Some(from) = other.dispatched_at else {
+                continue;
+            };
+            if i == task
+                || other.town != t.town
+                || other.stage != TaskStage::Dispatched
+                || other.code.as_deref() != Some(code.as_str())
+                || other.deadline <= self.now
+            {
+                continue;
+            }
+            for v in self.targets(i) {
+                if targets.contains(&v) {
+                    found.push(DispatchedTask {
+                        village: self.world.villages[v].code.clone(),
+                        task: other.id,
+                        matter_code: code.clone(),
+                        period: TaskPeriod {
+                            from,
+                            to: other.deadline,
+                        },
+                    });
+                }
+            }
+        }
+        found
     }
 
     /// Whether the draft passes screening now (the same pure check the task applies).
@@ -344,6 +404,7 @@ impl<L: EventLog> Engine<'_, L> {
             stage: TaskStage::AwaitingReview,
             assignments: Vec::new(),
             withdrawal_planned: false,
+            dispatched_at: None,
         });
         // Now and then the office picks the wrong category: refused, corrected, resent.
         let mut t = at;
@@ -387,6 +448,7 @@ impl<L: EventLog> Engine<'_, L> {
             draft: input,
             town_villages: town.village_ids.clone(),
             catalogue: self.cat.snapshot.clone(),
+            dispatched: self.dispatched_for(task),
         };
         let id = t.id.to_string();
         let corr = Some(t.id.as_uuid());
@@ -404,6 +466,14 @@ impl<L: EventLog> Engine<'_, L> {
         let (id, corr) = (t.id.to_string(), Some(t.id.as_uuid()));
         let returns = t.returns;
         let major = t.source == TaskSource::Major;
+        let dispatched = self.dispatched_for(task);
+        if !dispatched.is_empty() {
+            // 多头派单 flagged at screening: the leader merges it into the task already
+            // dispatched (withdrawn before it reaches any village).
+            return self
+                .withdraw(at, task, "与已派发任务重复(多头派单),合并办理".to_owned())
+                .await;
+        }
         if returns < 2 && self.rng.chance(phase(at).returned) {
             let reason = self
                 .rng
@@ -424,8 +494,12 @@ impl<L: EventLog> Engine<'_, L> {
             }
             return Ok(());
         }
+        let approve = TaskCommand::ApproveTask {
+            dispatched,
+            duplicate_reason: None,
+        };
         if self
-            .exec::<Task>(&id, at, TaskCommand::ApproveTask, &leader, corr)
+            .exec::<Task>(&id, at, approve, &leader, corr)
             .await?
             .is_some()
         {
@@ -463,6 +537,7 @@ impl<L: EventLog> Engine<'_, L> {
             draft: input,
             town_villages: self.world.towns[town].village_ids.clone(),
             catalogue: self.cat.snapshot.clone(),
+            dispatched: self.dispatched_for(task),
         };
         let (id, corr) = (t.id.to_string(), Some(t.id.as_uuid()));
         let code = t.code.clone();
@@ -545,6 +620,7 @@ impl<L: EventLog> Engine<'_, L> {
             return Ok(());
         }
         self.tasks[task].stage = TaskStage::Dispatched;
+        self.tasks[task].dispatched_at = Some(self.now);
         let state = self.load::<Task>(&id).await?;
         let Some(dispatch) = state.record().and_then(|r| r.dispatch.clone()) else {
             return Err(SimError::Unexpected(format!(
@@ -639,8 +715,20 @@ impl<L: EventLog> Engine<'_, L> {
         };
         let (id, uuid) = (t.id.to_string(), t.id.as_uuid());
         let was_dispatched = t.stage == TaskStage::Dispatched;
+        // Villages whose work was accepted keep it: the withdrawal leaves them out.
+        let accepted: Vec<xingcun_domain::RegionId> = t
+            .assignments
+            .iter()
+            .filter(|&&a| self.assignments[a].stage == AssignStage::Accepted)
+            .map(|&a| {
+                self.world.villages[self.assignments[a].village]
+                    .code
+                    .clone()
+            })
+            .collect();
         let command = TaskCommand::WithdrawTask {
             reason: reason.clone(),
+            accepted_villages: accepted.clone(),
         };
         if self
             .exec::<Task>(&id, at, command, &leader, Some(uuid))
@@ -650,7 +738,7 @@ impl<L: EventLog> Engine<'_, L> {
             return Ok(());
         }
         self.tasks[task].stage = TaskStage::Closed;
-        let villages: Vec<xingcun_domain::RegionId> = if self.tasks[task].whole_town {
+        let targets: Vec<xingcun_domain::RegionId> = if self.tasks[task].whole_town {
             self.world.towns[town].village_ids.clone()
         } else {
             self.tasks[task]
@@ -659,21 +747,30 @@ impl<L: EventLog> Engine<'_, L> {
                 .map(|&v| self.world.villages[v].code.clone())
                 .collect()
         };
+        let (kept, villages) = targets
+            .into_iter()
+            .partition(|v| was_dispatched && accepted.contains(v));
         let withdrawal = TaskWithdrawal {
             task: self.tasks[task].id,
             town: self.world.towns[town].code.clone(),
             villages,
+            kept,
             was_dispatched,
             reason: text(&reason)?,
             withdrawn_by: leader.id.clone(),
             withdrawn_at: self.now,
         };
         let at = self.now;
+        let mut refused = Vec::new();
         for (assignment, command) in withdrawal.assignment_commands() {
             let stream = assignment.to_string();
             let done = self
                 .exec::<Assignment>(&stream, at, command, &leader, Some(uuid))
                 .await?;
+            if done.is_none() {
+                // Accepted meanwhile: acceptance stands, the ledger entry too.
+                refused.push(assignment.village.clone());
+            }
             if done.is_some() {
                 let mine = self.tasks[task].assignments.clone();
                 if let Some(a) = mine.into_iter().find(|&a| {
@@ -684,6 +781,9 @@ impl<L: EventLog> Engine<'_, L> {
             }
         }
         for (village, command) in withdrawal.ledger_commands() {
+            if refused.contains(&village) {
+                continue;
+            }
             self.exec::<VillageTaskLedger>(village.as_str(), at, command, &leader, Some(uuid))
                 .await?;
         }
