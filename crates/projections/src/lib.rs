@@ -1,0 +1,32 @@
+//! xingcun-projections: the read models, folded from the log into SQL tables.
+//!
+//! The runtime ([`runtime`]) runs each [`Projection`]: it catches up from its checkpoint in
+//! batches, follows live appends, rebuilds blue/green when its version changes, and on
+//! PostgreSQL runs each projection in exactly one process. The read models, one module
+//! each, named after what they show:
+//!
+//! - [`village_board`]: 属于你的才显示, a village's tasks with status and deadlines;
+//! - [`screening_stats`]: screening rejections and the tasks that reached villages;
+//! - [`audit_trail`]: every event that concerns a region, in log order, with its hashes.
+//!
+//! Everything in them can be rebuilt from the log (`xingcun rebuild`).
+
+use std::sync::Arc;
+
+pub mod audit_trail;
+pub mod runtime;
+pub mod screening_stats;
+pub mod sql;
+pub mod village_board;
+
+pub use runtime::{Build, Progress, Projection, ProjectionError, ProjectionStatus, Runtime, Step};
+pub use sql::ReadDb;
+
+/// Every read model, in the order they are built.
+pub fn all() -> Vec<Arc<dyn Projection>> {
+    vec![
+        Arc::new(village_board::VillageBoard),
+        Arc::new(screening_stats::ScreeningStats),
+        Arc::new(audit_trail::AuditTrail),
+    ]
+}

@@ -1,0 +1,685 @@
+//! The projection runtime: builds, checkpoints, catch-up, live following, blue/green
+//! rebuilds, leadership and status. The read models do not see into it: each is a
+//! [`Projection`] that turns events into [`Stmt`]s for its own tables.
+//!
+//! **Builds.** A projection's tables are built per *build*: `village_board_b3` is build 3
+//! of `village_board`. The build being served is named in `projection_active`, and a view
+//! with the plain name (`village_board`; on PostgreSQL `xingcun_read.village_board`) points
+//! at it, so an analyst's SQL never changes. A projection whose code version differs from
+//! the active build's, or one asked to rebuild, gets a new build from position 0 while the
+//! old one keeps serving; once the new one has reached the head of the log, one transaction
+//! points the view and `projection_active` at it and drops the old tables. (The old build
+//! serves as it stood: its code is gone, so it is not advanced meanwhile.)
+//!
+//! **Checkpoints.** Each build's position (the last global position applied) is in
+//! `projection_builds` and is moved in the same transaction as the rows, guarded by the
+//! position it moves from (`… where position = $old`): a crash never skips nor applies
+//! twice, and two runners on one build cannot both apply a batch (the second finds the
+//! position moved, rolls back and reads again).
+//!
+//! **Leadership.** On PostgreSQL each projection is run by one process at a time: the one
+//! holding a session advisory lock keyed by the projection's name, on a connection of its
+//! own. When that process dies its session ends, the lock is free, and another process's
+//! runner (retrying every [`STANDBY_RETRY`]) takes over. SQLite serves one machine; the
+//! position guard alone keeps two processes on one file correct.
+//!
+//! **Failure.** An event a projection cannot apply stops that projection, recorded in its
+//! build (`state = 'failed'`, the error naming the position and event type); the others go
+//! on, each in its own task.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sqlx::Connection;
+use tokio_util::sync::CancellationToken;
+use xingcun_store::{EventLog, RecordedEvent, Store, StoreError};
+
+use crate::sql::{Arg, ReadDb, ReadTx, Stmt, int, text};
+
+/// Events read per batch (and applied per transaction).
+pub const BATCH: u32 = 5_000;
+/// How often a standby process tries to take over a projection (PostgreSQL).
+pub const STANDBY_RETRY: Duration = Duration::from_secs(2);
+
+/// A table of a read model: its name and its column definitions.
+#[derive(Debug, Clone, Copy)]
+pub struct Table {
+    pub name: &'static str,
+    /// `(column type, …, primary key (…))`.
+    pub columns: &'static str,
+    /// Extra indexes: `(col, col)` each.
+    pub indexes: &'static [&'static str],
+}
+
+/// A read model folded from the log.
+pub trait Projection: Send + Sync + 'static {
+    /// Stable name (also the name of its view, for one-table projections).
+    fn name(&self) -> &'static str;
+    /// Bump when `apply` or the tables change: the runtime rebuilds into fresh tables.
+    fn version(&self) -> u32;
+    /// Stream categories read (`task`, `assignment`); empty for every event.
+    fn categories(&self) -> &'static [&'static str];
+    fn tables(&self) -> &'static [Table];
+    /// The statements that fold one event into the tables (`{table}` placeholders).
+    fn apply(&self, event: &RecordedEvent, out: &mut Vec<Stmt>) -> Result<(), String>;
+}
+
+/// Why a projection stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    #[error("projection {projection} cannot apply event {position} ({event_type}): {reason}")]
+    Apply {
+        projection: String,
+        position: u64,
+        event_type: String,
+        reason: String,
+    },
+    #[error("no projection is named {0:?}")]
+    Unknown(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One build of one projection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Build {
+    pub build: i64,
+    pub version: i64,
+    pub position: u64,
+    pub active: bool,
+}
+
+/// Where a projection stands, for `projection_status` and `/readyz`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ProjectionStatus {
+    pub name: String,
+    pub version: i64,
+    /// The build being served (none before the first build is complete).
+    pub active_build: Option<i64>,
+    /// Position of the build being written (the new one while rebuilding).
+    pub position: u64,
+    pub head: u64,
+    pub lag_events: u64,
+    /// From the last applied event's recorded time to the head event's.
+    pub lag_seconds: i64,
+    /// `live`, `catching_up`, `rebuilding` or `failed`.
+    pub state: String,
+    pub error: Option<String>,
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Applied events up to this position.
+    Advanced { to: u64, applied: usize },
+    /// Nothing new in the log.
+    Level,
+    /// Another runner moved the build meanwhile; read again.
+    Moved,
+}
+
+/// Progress of a rebuild, for the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub position: u64,
+    pub head: u64,
+    pub elapsed: Duration,
+}
+
+/// The runtime over a store and its read database.
+pub struct Runtime {
+    store: Store,
+    db: ReadDb,
+    projections: Vec<Arc<dyn Projection>>,
+}
+
+const META: &[&str] = &[
+    "create table if not exists {projection_builds} (name text not null, build bigint not null, \
+     version bigint not null, position bigint not null, last_recorded_at text, state text not null, \
+     error text, primary key (name, build))",
+    "create table if not exists {projection_active} (name text primary key, build bigint not null)",
+];
+
+impl Runtime {
+    /// Open the read database beside `store` and make sure the runtime's own tables exist.
+    pub async fn open(
+        store: Store,
+        projections: Vec<Arc<dyn Projection>>,
+    ) -> Result<Self, StoreError> {
+        let db = ReadDb::for_store(&store).await?;
+        let runtime = Runtime {
+            store,
+            db,
+            projections,
+        };
+        for sql in META {
+            runtime.db.execute(&runtime.meta(sql), &[]).await?;
+        }
+        Ok(runtime)
+    }
+
+    pub fn db(&self) -> &ReadDb {
+        &self.db
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn projections(&self) -> &[Arc<dyn Projection>] {
+        &self.projections
+    }
+
+    pub fn find(&self, name: &str) -> Result<Arc<dyn Projection>, ProjectionError> {
+        self.projections
+            .iter()
+            .find(|p| p.name() == name)
+            .cloned()
+            .ok_or_else(|| ProjectionError::Unknown(name.to_owned()))
+    }
+
+    fn meta(&self, sql: &str) -> String {
+        sql.replace(
+            "{projection_builds}",
+            &self.db.qualified("projection_builds"),
+        )
+        .replace(
+            "{projection_active}",
+            &self.db.qualified("projection_active"),
+        )
+    }
+
+    fn build_table(&self, table: &str, build: i64) -> String {
+        self.db.qualified(&format!("{table}_b{build}"))
+    }
+
+    /// The builds of a projection, newest first.
+    pub async fn builds(&self, name: &str) -> Result<Vec<Build>, StoreError> {
+        let rows = self
+            .db
+            .fetch(
+                &self.meta(
+                    "select b.build, b.version, b.position, \
+                     case when a.build = b.build then 1 else 0 end \
+                     from {projection_builds} b left join {projection_active} a on a.name = b.name \
+                     where b.name = $1 order by b.build desc",
+                ),
+                &[name.into()],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Build {
+                build: int(r, 0).unwrap_or(0),
+                version: int(r, 1).unwrap_or(0),
+                position: int(r, 2).unwrap_or(0) as u64,
+                active: int(r, 3) == Some(1),
+            })
+            .collect())
+    }
+
+    /// The build to write next: the active one if it runs this code's version, else an
+    /// unfinished build of this version, else a new one (`fresh` forces a new one unless an
+    /// unfinished one of this version exists, which is resumed).
+    pub async fn build_to_write(
+        &self,
+        p: &dyn Projection,
+        fresh: bool,
+    ) -> Result<Build, StoreError> {
+        let builds = self.builds(p.name()).await?;
+        let version = i64::from(p.version());
+        if !fresh && let Some(active) = builds.iter().find(|b| b.active && b.version == version) {
+            return Ok(active.clone());
+        }
+        if let Some(unfinished) = builds.iter().find(|b| !b.active && b.version == version) {
+            return Ok(unfinished.clone());
+        }
+        let build = builds.first().map_or(1, |b| b.build + 1);
+        let mut tx = self.db.begin().await?;
+        for table in p.tables() {
+            let name = self.build_table(table.name, build);
+            tx.execute(&format!("drop table if exists {name}"), &[])
+                .await?;
+            tx.execute(&format!("create table {name} {}", table.columns), &[])
+                .await?;
+            for (i, columns) in table.indexes.iter().enumerate() {
+                let index = format!("{}_b{build}_i{i}", table.name);
+                tx.execute(&format!("create index {index} on {name} {columns}"), &[])
+                    .await?;
+            }
+        }
+        tx.execute(
+            &self.meta(
+                "insert into {projection_builds} (name, build, version, position, state) \
+                 values ($1, $2, $3, 0, 'building')",
+            ),
+            &[p.name().into(), build.into(), version.into()],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Build {
+            build,
+            version,
+            position: 0,
+            active: false,
+        })
+    }
+
+    /// Apply the next batch of events to `build`.
+    pub async fn step(&self, p: &dyn Projection, build: &Build) -> Result<Step, ProjectionError> {
+        let events = self.store.read_all(build.position, BATCH).await?;
+        let Some(last) = events.last() else {
+            return Ok(Step::Level);
+        };
+        let to = last.position;
+        let last_recorded_at = xingcun_store::hash::format_time(&last.recorded_at);
+        let categories = p.categories();
+        let mut stmts = Vec::new();
+        let mut applied = 0;
+        for event in &events {
+            let category = event
+                .stream_id
+                .split_once('-')
+                .map_or(event.stream_id.as_str(), |(c, _)| c);
+            if !categories.is_empty() && !categories.contains(&category) {
+                continue;
+            }
+            p.apply(event, &mut stmts)
+                .map_err(|reason| ProjectionError::Apply {
+                    projection: p.name().to_owned(),
+                    position: event.position,
+                    event_type: event.event_type.clone(),
+                    reason,
+                })?;
+            applied += 1;
+        }
+        let mut tx = self.db.begin().await?;
+        let moved = tx
+            .execute(
+                &self.meta(
+                    "update {projection_builds} set position = $1, last_recorded_at = $2, \
+                     state = case when state = 'failed' then 'building' else state end, error = null \
+                     where name = $3 and build = $4 and position = $5",
+                ),
+                &[
+                    (to as i64).into(),
+                    last_recorded_at.into(),
+                    p.name().into(),
+                    build.build.into(),
+                    (build.position as i64).into(),
+                ],
+            )
+            .await?;
+        if moved != 1 {
+            return Ok(Step::Moved);
+        }
+        let mut sql_of: HashMap<&'static str, String> = HashMap::new();
+        for stmt in &stmts {
+            let sql = sql_of.entry(stmt.sql).or_insert_with(|| {
+                p.tables().iter().fold(stmt.sql.to_owned(), |sql, t| {
+                    sql.replace(
+                        &format!("{{{}}}", t.name),
+                        &self.build_table(t.name, build.build),
+                    )
+                })
+            });
+            tx.execute(sql, &stmt.args).await?;
+        }
+        tx.commit().await?;
+        Ok(Step::Advanced { to, applied })
+    }
+
+    /// Serve `build`: point the views and `projection_active` at it, drop the build it
+    /// replaces, in one transaction.
+    pub async fn activate(&self, p: &dyn Projection, build: &Build) -> Result<(), StoreError> {
+        let previous: Vec<Build> = self
+            .builds(p.name())
+            .await?
+            .into_iter()
+            .filter(|b| b.build != build.build && (b.active || b.build < build.build))
+            .collect();
+        let mut tx = self.db.begin().await?;
+        for table in p.tables() {
+            let view = self.db.qualified(table.name);
+            tx.execute(&format!("drop view if exists {view}"), &[])
+                .await?;
+            tx.execute(
+                &format!(
+                    "create view {view} as select * from {}",
+                    self.build_table(table.name, build.build)
+                ),
+                &[],
+            )
+            .await?;
+        }
+        tx.execute(
+            &self.meta(
+                "insert into {projection_active} (name, build) values ($1, $2) \
+                 on conflict (name) do update set build = excluded.build",
+            ),
+            &[p.name().into(), build.build.into()],
+        )
+        .await?;
+        tx.execute(
+            &self.meta(
+                "update {projection_builds} set state = 'live' where name = $1 and build = $2",
+            ),
+            &[p.name().into(), build.build.into()],
+        )
+        .await?;
+        for old in &previous {
+            drop_build(&mut tx, self, p, old.build).await?;
+        }
+        tx.commit().await
+    }
+
+    /// Bring every projection level with the log once (tests, `xingcun rebuild`'s end).
+    pub async fn catch_up(&self) -> Result<(), ProjectionError> {
+        for p in &self.projections {
+            self.catch_up_one(p.as_ref(), false, &mut |_| {}).await?;
+        }
+        Ok(())
+    }
+
+    /// Bring one projection level with the log, building afresh if asked (resuming an
+    /// unfinished build of this version if there is one), and serve the result.
+    pub async fn catch_up_one(
+        &self,
+        p: &dyn Projection,
+        fresh: bool,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<(), ProjectionError> {
+        let started = Instant::now();
+        let mut build = self.build_to_write(p, fresh).await?;
+        loop {
+            match self.step(p, &build).await {
+                Ok(Step::Advanced { to, .. }) => {
+                    build.position = to;
+                    let head = self.store.head_position().await?;
+                    progress(Progress {
+                        position: to,
+                        head,
+                        elapsed: started.elapsed(),
+                    });
+                }
+                Ok(Step::Level) => break,
+                Ok(Step::Moved) => {
+                    let id = build.build;
+                    build = self
+                        .builds(p.name())
+                        .await?
+                        .into_iter()
+                        .find(|b| b.build == id)
+                        .ok_or_else(|| {
+                            ProjectionError::Unknown(format!("{} build {id}", p.name()))
+                        })?;
+                }
+                Err(e) => {
+                    self.record_failure(p, &build, &e).await;
+                    return Err(e);
+                }
+            }
+        }
+        if !build.active {
+            self.activate(p, &build).await?;
+        }
+        Ok(())
+    }
+
+    async fn record_failure(&self, p: &dyn Projection, build: &Build, error: &ProjectionError) {
+        let result = self
+            .db
+            .execute(
+                &self.meta(
+                    "update {projection_builds} set state = 'failed', error = $1 where name = $2 and build = $3",
+                ),
+                &[error.to_string().into(), p.name().into(), build.build.into()],
+            )
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "could not record a projection's failure");
+        }
+    }
+
+    /// Run every projection until `cancel`: catch up, then follow the log. One task per
+    /// projection, so a slow or failed one does not hold up the others.
+    pub async fn run(self: Arc<Self>, cancel: CancellationToken) {
+        let tasks: Vec<_> = self
+            .projections
+            .clone()
+            .into_iter()
+            .map(|p| {
+                let runtime = self.clone();
+                let cancel = cancel.clone();
+                tokio::spawn(async move { runtime.run_one(p, cancel).await })
+            })
+            .collect();
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+
+    async fn run_one(&self, p: Arc<dyn Projection>, cancel: CancellationToken) {
+        let mut head = self.store.watch_head();
+        let mut leader: Option<Leader> = None;
+        while !cancel.is_cancelled() {
+            if leader.is_none() {
+                match Leader::acquire(&self.db, p.name()).await {
+                    Ok(Some(l)) => leader = Some(l),
+                    Ok(None) => {
+                        tokio::select! {
+                            () = cancel.cancelled() => break,
+                            () = tokio::time::sleep(STANDBY_RETRY) => continue,
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(projection = p.name(), error = %e, "read database unavailable");
+                        tokio::select! {
+                            () = cancel.cancelled() => break,
+                            () = tokio::time::sleep(STANDBY_RETRY) => continue,
+                        }
+                    }
+                }
+            }
+            head.borrow_and_update();
+            let outcome = async {
+                let build = self.build_to_write(p.as_ref(), false).await?;
+                let step = self.step(p.as_ref(), &build).await;
+                if let Err(e) = &step {
+                    self.record_failure(p.as_ref(), &build, e).await;
+                }
+                if matches!(step, Ok(Step::Level)) && !build.active {
+                    self.activate(p.as_ref(), &build).await?;
+                }
+                step
+            }
+            .await;
+            match outcome {
+                Ok(Step::Advanced { .. } | Step::Moved) => continue,
+                Ok(Step::Level) => {
+                    if let Some(l) = &mut leader
+                        && !l.alive().await
+                    {
+                        leader = None;
+                        continue;
+                    }
+                    tokio::select! {
+                        () = cancel.cancelled() => break,
+                        _ = head.changed() => {}
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+                Err(ProjectionError::Apply { .. } | ProjectionError::Unknown(_)) => {
+                    if let Err(e) = outcome {
+                        tracing::error!(projection = p.name(), error = %e, "projection stopped");
+                    }
+                    cancel.cancelled().await;
+                    break;
+                }
+                Err(ProjectionError::Store(e)) => {
+                    tracing::warn!(projection = p.name(), error = %e, "projection paused; retrying");
+                    leader = None;
+                    tokio::select! {
+                        () = cancel.cancelled() => break,
+                        () = tokio::time::sleep(STANDBY_RETRY) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Each projection's version, position, lag and state.
+    pub async fn status(&self) -> Result<Vec<ProjectionStatus>, StoreError> {
+        let head = self.store.head_position().await?;
+        let head_time = match head {
+            0 => None,
+            h => self
+                .store
+                .read_all_raw(h - 1, 1)
+                .await?
+                .first()
+                .map(|e| e.recorded_at),
+        };
+        let mut out = Vec::new();
+        for p in &self.projections {
+            let rows = self
+                .db
+                .fetch(
+                    &self.meta(
+                        "select b.build, b.version, b.position, b.last_recorded_at, b.state, b.error, \
+                         case when a.build = b.build then 1 else 0 end \
+                         from {projection_builds} b left join {projection_active} a on a.name = b.name \
+                         where b.name = $1 order by b.build desc",
+                    ),
+                    &[p.name().into()],
+                )
+                .await?;
+            let active = rows.iter().find(|r| int(r, 6) == Some(1));
+            let writing = rows.first();
+            let position = writing.and_then(|r| int(r, 2)).unwrap_or(0) as u64;
+            let last = writing
+                .and_then(|r| text(r, 3))
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok());
+            let lag_seconds = match (head_time, last) {
+                (Some(h), Some(l)) => (h - l.with_timezone(&chrono::Utc)).num_seconds().max(0),
+                (Some(_), None) => i64::MAX,
+                _ => 0,
+            };
+            let error = writing.and_then(|r| text(r, 5));
+            let rebuilding = writing.is_some_and(|r| int(r, 6) != Some(1));
+            let state = if writing.and_then(|r| text(r, 4)).as_deref() == Some("failed") {
+                "failed"
+            } else if rebuilding || writing.is_none() {
+                "rebuilding"
+            } else if position < head {
+                "catching_up"
+            } else {
+                "live"
+            };
+            out.push(ProjectionStatus {
+                name: p.name().to_owned(),
+                version: i64::from(p.version()),
+                active_build: active.and_then(|r| int(r, 0)),
+                position,
+                head,
+                lag_events: head.saturating_sub(position),
+                lag_seconds: if position >= head { 0 } else { lag_seconds },
+                state: state.to_owned(),
+                error,
+            });
+        }
+        Ok(out)
+    }
+}
+
+async fn drop_build(
+    tx: &mut ReadTx,
+    runtime: &Runtime,
+    p: &dyn Projection,
+    build: i64,
+) -> Result<(), StoreError> {
+    for table in p.tables() {
+        tx.execute(
+            &format!(
+                "drop table if exists {}",
+                runtime.build_table(table.name, build)
+            ),
+            &[],
+        )
+        .await?;
+    }
+    tx.execute(
+        &runtime.meta("delete from {projection_builds} where name = $1 and build = $2"),
+        &[p.name().into(), build.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The right to run one projection (PostgreSQL): a session advisory lock held on a
+/// connection of its own. SQLite needs none (see the module doc).
+enum Leader {
+    Sqlite,
+    Postgres(sqlx::PgConnection),
+}
+
+impl Leader {
+    async fn acquire(db: &ReadDb, name: &str) -> Result<Option<Leader>, StoreError> {
+        match db {
+            ReadDb::Sqlite(_) => Ok(Some(Leader::Sqlite)),
+            ReadDb::Postgres(pool) => {
+                let mut conn = pool.acquire().await?.detach();
+                let key = lock_key(name);
+                let got: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
+                    .bind(key)
+                    .fetch_one(&mut conn)
+                    .await?;
+                if got {
+                    Ok(Some(Leader::Postgres(conn)))
+                } else {
+                    let _ = conn.close().await;
+                    Ok(None)
+                }
+            }
+        }
+    }
+
+    /// Still holding the lock (its session is alive)?
+    async fn alive(&mut self) -> bool {
+        match self {
+            Leader::Sqlite => true,
+            Leader::Postgres(conn) => conn.ping().await.is_ok(),
+        }
+    }
+}
+
+/// The advisory lock key of a projection: FNV-1a of its name, in its own key space
+/// (the log lock is a different constant).
+fn lock_key(name: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in "xingcun-projection:".bytes().chain(name.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
+/// Values of an event's body: adjacently tagged domain events keep their fields under
+/// `payload`.
+pub fn body(event: &RecordedEvent) -> &serde_json::Value {
+    match event.payload.get("payload") {
+        Some(inner) if inner.is_object() => inner,
+        _ => &event.payload,
+    }
+}
+
+/// Decode an event's payload into a domain event type.
+pub fn decode<T: serde::de::DeserializeOwned>(event: &RecordedEvent) -> Result<T, String> {
+    T::deserialize(&event.payload).map_err(|e| format!("payload does not decode: {e}"))
+}
+
+/// An `Arg` for a text column.
+pub fn t(s: impl Into<String>) -> Arg {
+    Arg::Text(s.into())
+}

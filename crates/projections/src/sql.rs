@@ -1,0 +1,261 @@
+//! Where read models live, and the little SQL both backends share.
+//!
+//! **PostgreSQL**: in the log's own database, in the schema `xingcun_read`, so a town's
+//! analyst points Metabase, Superset or psql at one database and sees the log (`events`)
+//! and every read model side by side.
+//!
+//! **SQLite**: in a file beside the log's (`xingcun.db` → `xingcun.read.db`), not in the
+//! log's own file. SQLite has one write lock per file: read models in the log's file would
+//! make every append wait behind a projection batch, and a full rebuild would stall the
+//! command path for as long as it writes. In their own file they take their own lock; the
+//! log's file is only read. The read file is disposable: delete it and it is rebuilt.
+//!
+//! Statements are written once, in the SQL both backends accept (`$1` placeholders in
+//! order of first use, `insert … on conflict … do update`, `bigint` and `text`), with
+//! `{table}` placeholders the runtime fills with the table of the build being written.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{AssertSqlSafe, Postgres, Sqlite, Transaction};
+use xingcun_store::{Store, StoreError};
+
+/// The PostgreSQL schema that holds every read model.
+pub const PG_SCHEMA: &str = "xingcun_read";
+
+/// A value bound to a statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    Int(i64),
+    Text(String),
+    OptInt(Option<i64>),
+    OptText(Option<String>),
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Arg::Int(v)
+    }
+}
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Arg::Text(v.to_owned())
+    }
+}
+impl From<String> for Arg {
+    fn from(v: String) -> Self {
+        Arg::Text(v)
+    }
+}
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Self {
+        Arg::OptText(v)
+    }
+}
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Self {
+        Arg::OptInt(v)
+    }
+}
+
+/// One statement a projection wants run: SQL with `{table}` placeholders, and its values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stmt {
+    pub sql: &'static str,
+    pub args: Vec<Arg>,
+}
+
+impl Stmt {
+    pub fn new(sql: &'static str, args: Vec<Arg>) -> Self {
+        Stmt { sql, args }
+    }
+}
+
+/// The database that holds the read models.
+#[derive(Clone)]
+pub enum ReadDb {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A transaction on the read database.
+pub enum ReadTx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+macro_rules! bind_all {
+    ($query:expr, $args:expr) => {{
+        let mut q = $query;
+        for arg in $args {
+            q = match arg {
+                Arg::Int(v) => q.bind(*v),
+                Arg::Text(v) => q.bind(v.as_str()),
+                Arg::OptInt(v) => q.bind(*v),
+                Arg::OptText(v) => q.bind(v.as_deref()),
+            };
+        }
+        q
+    }};
+}
+
+impl ReadDb {
+    /// The read database that goes with a store: PostgreSQL's own database (schema
+    /// `xingcun_read`), or the SQLite file beside the log's.
+    pub async fn for_store(store: &Store) -> Result<Self, StoreError> {
+        match store {
+            Store::Postgres(pg) => {
+                let db = ReadDb::Postgres(pg.pool().clone());
+                db.execute(&format!("create schema if not exists {PG_SCHEMA}"), &[])
+                    .await?;
+                Ok(db)
+            }
+            Store::Sqlite(sqlite) => {
+                let log_file = sqlite.pool().connect_options().get_filename().to_owned();
+                Self::open_sqlite(&read_file_beside(&log_file)).await
+            }
+        }
+    }
+
+    async fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
+        let url = format!("sqlite://{}", path.display());
+        let options = SqliteConnectOptions::from_str(&url)
+            .map_err(StoreError::from)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // Disposable: a crash may lose the last batches, never corrupt them (WAL), and
+            // the checkpoint is lost with them, so they are simply applied again.
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Unreachable {
+                url: url.clone(),
+                reason: e.to_string(),
+            })?;
+        Ok(ReadDb::Sqlite(pool))
+    }
+
+    /// A table's name in SQL, qualified by the schema on PostgreSQL.
+    pub fn qualified(&self, table: &str) -> String {
+        match self {
+            ReadDb::Sqlite(_) => table.to_owned(),
+            ReadDb::Postgres(_) => format!("{PG_SCHEMA}.{table}"),
+        }
+    }
+
+    /// Begin a transaction (SQLite: taking the write lock up front).
+    pub async fn begin(&self) -> Result<ReadTx, StoreError> {
+        Ok(match self {
+            ReadDb::Sqlite(pool) => ReadTx::Sqlite(pool.begin_with("begin immediate").await?),
+            ReadDb::Postgres(pool) => ReadTx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Run one statement outside a transaction.
+    pub async fn execute(&self, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let n = tx.execute(sql, args).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Rows of a query, each as the values of its columns in order (integers as `Int`,
+    /// text as `Text`, NULL as `OptText(None)`). Aggregates must be cast to `bigint`.
+    pub async fn fetch(&self, sql: &str, args: &[Arg]) -> Result<Vec<Vec<Arg>>, StoreError> {
+        use sqlx::Row;
+        let sql = AssertSqlSafe(sql.to_owned());
+        let arg_of = |int: Result<Option<i64>, sqlx::Error>,
+                      small: Option<Result<Option<i32>, sqlx::Error>>,
+                      txt: Result<Option<String>, sqlx::Error>|
+         -> Result<Arg, sqlx::Error> {
+            if let Ok(v) = int {
+                return Ok(v.map_or(Arg::OptInt(None), Arg::Int));
+            }
+            if let Some(Ok(v)) = small {
+                return Ok(v.map_or(Arg::OptInt(None), |v| Arg::Int(i64::from(v))));
+            }
+            Ok(txt?.map_or(Arg::OptText(None), Arg::Text))
+        };
+        Ok(match self {
+            ReadDb::Sqlite(pool) => {
+                let rows = bind_all!(sqlx::query(sql), args).fetch_all(pool).await?;
+                rows.iter()
+                    .map(|r| {
+                        (0..r.len())
+                            .map(|i| arg_of(r.try_get(i), None, r.try_get(i)))
+                            .collect()
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            ReadDb::Postgres(pool) => {
+                let rows = bind_all!(sqlx::query(sql), args).fetch_all(pool).await?;
+                rows.iter()
+                    .map(|r| {
+                        (0..r.len())
+                            .map(|i| arg_of(r.try_get(i), Some(r.try_get(i)), r.try_get(i)))
+                            .collect()
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+        })
+    }
+}
+
+impl ReadTx {
+    /// Run one statement; returns the rows it affected.
+    pub async fn execute(&mut self, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        Ok(match self {
+            ReadTx::Sqlite(tx) => bind_all!(sqlx::query(sql), args)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+            ReadTx::Postgres(tx) => bind_all!(sqlx::query(sql), args)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            ReadTx::Sqlite(tx) => tx.commit().await?,
+            ReadTx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// `dir/xingcun.db` → `dir/xingcun.read.db`.
+pub fn read_file_beside(log_file: &Path) -> PathBuf {
+    let stem = log_file
+        .file_stem()
+        .map_or_else(|| "xingcun".into(), |s| s.to_string_lossy().into_owned());
+    log_file.with_file_name(format!("{stem}.read.db"))
+}
+
+/// Read an integer column of a fetched row.
+pub fn int(row: &[Arg], i: usize) -> Option<i64> {
+    match row.get(i) {
+        Some(Arg::Int(v)) => Some(*v),
+        Some(Arg::OptInt(v)) => *v,
+        Some(Arg::Text(t)) => t.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Read a text column of a fetched row.
+pub fn text(row: &[Arg], i: usize) -> Option<String> {
+    match row.get(i) {
+        Some(Arg::Text(v)) => Some(v.clone()),
+        Some(Arg::OptText(v)) => v.clone(),
+        Some(Arg::Int(v)) => Some(v.to_string()),
+        _ => None,
+    }
+}
