@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use xingcun_api::AppState;
+use xingcun_projections::Runtime;
 use xingcun_simulate::{FiguresCounter, Preset, SimConfig};
 use xingcun_store::transfer::{export_jsonl, import_jsonl};
 use xingcun_store::{EventLog, Executor, ManualClock, Store, SystemClock, verify};
@@ -48,6 +49,16 @@ enum Command {
     },
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Rebuild read models from the log into fresh tables (blue/green): the tables in use
+    /// keep serving until the new ones have caught up with the log, then one transaction
+    /// swaps them in and drops the old ones. An interrupted rebuild resumes where it stopped.
+    Rebuild {
+        /// The read models to rebuild (village_board, screening_stats, audit_trail).
+        names: Vec<String>,
+        /// Rebuild every read model.
+        #[arg(long, conflicts_with = "names")]
+        all: bool,
+    },
     /// Write the log as JSON Lines (one event per line, then an end-of-log trailer).
     Export {
         /// Only the events concerning this village (12-digit code). Such an extract is for
@@ -149,11 +160,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { listen } => {
             let listen = resolve_listen(&listen).await?;
             let cancel = CancellationToken::new();
-            xingcun_api::serve(AppState { store }, listen, shutdown_signal(), cancel)
+            let runtime = Runtime::open(store.clone(), xingcun_projections::all())
                 .await
-                .with_context(|| format!("serving on {listen}"))?;
+                .context("opening the read models")?;
+            // The read models follow the log beside the server, each in its own task; they
+            // stop at a batch boundary when the server shuts down.
+            let projections = tokio::spawn(Arc::new(runtime).run(cancel.clone()));
+            let served = xingcun_api::serve(
+                AppState { store },
+                listen,
+                shutdown_signal(),
+                cancel.clone(),
+            )
+            .await
+            .with_context(|| format!("serving on {listen}"));
+            cancel.cancel();
+            let _ = projections.await;
+            served?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Rebuild { names, all } => rebuild(store, names, all).await,
         Command::Migrate => {
             println!("migrated: {} database is up to date", store.backend_name());
             Ok(ExitCode::SUCCESS)
@@ -212,6 +238,66 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
     }
+}
+
+/// `xingcun rebuild`: each named read model (or all) built afresh, with a progress bar.
+async fn rebuild(store: Store, names: Vec<String>, all: bool) -> anyhow::Result<ExitCode> {
+    let runtime = Runtime::open(store, xingcun_projections::all())
+        .await
+        .context("opening the read models")?;
+    let known: Vec<&str> = runtime.projections().iter().map(|p| p.name()).collect();
+    if names.is_empty() && !all {
+        anyhow::bail!(
+            "name the read models to rebuild, or --all (known: {})",
+            known.join(", ")
+        );
+    }
+    let chosen = if all {
+        runtime.projections().to_vec()
+    } else {
+        names
+            .iter()
+            .map(|n| {
+                runtime
+                    .find(n)
+                    .with_context(|| format!("known read models: {}", known.join(", ")))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?
+    };
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    for p in chosen {
+        let started = Instant::now();
+        let mut last_report = Instant::now();
+        let name = p.name();
+        runtime
+            .catch_up_one(p.as_ref(), true, &mut |progress| {
+                if last_report.elapsed().as_millis() < 500 {
+                    return;
+                }
+                last_report = Instant::now();
+                let secs = progress.elapsed.as_secs_f64().max(0.001);
+                let rate = progress.position as f64 / secs;
+                let left = progress.head.saturating_sub(progress.position) as f64 / rate.max(1.0);
+                let line = format!(
+                    "[{name}] {}/{} events, {rate:.0} events/s, {left:.0} s left",
+                    progress.position, progress.head
+                );
+                if terminal {
+                    eprint!("\r{line}   ");
+                } else {
+                    eprintln!("{line}");
+                }
+            })
+            .await?;
+        if terminal {
+            eprintln!();
+        }
+        println!(
+            "rebuilt {name} in {:.1} s (now serving the new build)",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `xingcun simulate`: the store runs on the simulator's clock.

@@ -350,3 +350,245 @@ fn passwords_never_show_in_messages_or_help() {
         "{help}"
     );
 }
+
+/// Every row of every read model, in a stable order.
+async fn read_models(store: &Store) -> Vec<Vec<xingcun_projections::sql::Arg>> {
+    let runtime = xingcun_projections::Runtime::open(store.clone(), xingcun_projections::all())
+        .await
+        .expect("read models");
+    let mut rows = Vec::new();
+    for p in runtime.projections() {
+        for table in p.tables() {
+            let sql = format!(
+                "select * from {} order by 1, 2, 3, 4",
+                runtime.db().qualified(table.name)
+            );
+            rows.extend(runtime.db().fetch(&sql, &[]).await.expect("rows"));
+        }
+    }
+    rows
+}
+
+/// `xingcun rebuild` killed with SIGKILL at several points (between and inside batches),
+/// then run again: it resumes, and every table equals a fresh rebuild's.
+async fn rebuild_survives_sigkill(url: &str) {
+    let out = xingcun(&[
+        "--database-url",
+        url,
+        "simulate",
+        "--preset",
+        "village",
+        "--years",
+        "2",
+        "--seed",
+        "3",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for delay_ms in [30, 120, 300, 700] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xingcun"))
+            .args(["--database-url", url, "rebuild", "--all"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start rebuild");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = Command::new("kill")
+            .args(["-KILL", &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+    }
+    let out = xingcun(&["--database-url", url, "rebuild", "--all"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("rebuilt village_board"), "{stdout}");
+    let store = Store::connect(url, Arc::new(SystemClock))
+        .await
+        .expect("store");
+    let after_kills = read_models(&store).await;
+    assert!(after_kills.len() > 100, "the history fills the read models");
+    let out = xingcun(&["--database-url", url, "rebuild", "--all"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        read_models(&store).await,
+        after_kills,
+        "identical to a fresh rebuild"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_survives_sigkill_on_sqlite() {
+    rebuild_survives_sigkill(&fresh_sqlite_url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_survives_sigkill_on_postgres() {
+    let Some(url) = xingcun_store::testing::fresh_postgres_url().await else {
+        return;
+    };
+    rebuild_survives_sigkill(&url).await;
+}
+
+#[test]
+fn rebuild_names_what_it_knows() {
+    let url = fresh_sqlite_url();
+    let out = xingcun(&["--database-url", &url, "rebuild"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--all") && stderr.contains("village_board"),
+        "{stderr}"
+    );
+    let out = xingcun(&["--database-url", &url, "rebuild", "no_such_board"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no_such_board"), "{stderr}");
+    let out = xingcun(&[
+        "--database-url",
+        "postgres://u:pw@127.0.0.1:1/x",
+        "rebuild",
+        "--all",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect") && !stderr.contains("pw@"),
+        "{stderr}"
+    );
+}
+
+/// Start `xingcun serve` on `url` and a free port; returns the child once /readyz answers.
+fn start_server(url: &str) -> std::process::Child {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xingcun"))
+        .args(["--database-url", url, "serve", "--listen", &listen])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start server");
+    let started = Instant::now();
+    while http_get(port, "/readyz").is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("server did not come up");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child
+}
+
+/// Wait until every read model has applied the whole log.
+async fn wait_level(store: &Store) {
+    let runtime = xingcun_projections::Runtime::open(store.clone(), xingcun_projections::all())
+        .await
+        .expect("read models");
+    let head = store.head_position().await.expect("head");
+    let waited = tokio::time::timeout(Duration::from_secs(90), async {
+        loop {
+            let status = runtime.status().await.expect("status");
+            if status
+                .iter()
+                .all(|s| s.position == head && s.state == "live")
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(
+        waited.is_ok(),
+        "the read models did not reach position {head}"
+    );
+}
+
+async fn append_for_the_trail(store: &Store, n: i64) {
+    store
+        .append(AppendRequest {
+            stream_id: StreamId::parse(&format!("note-{n}")).expect("id"),
+            expected_version: ExpectedVersion::Exact(0),
+            events: vec![NewEvent::new("AuditNoteRecorded", 1, json!({ "n": n }))],
+            metadata: EventMetadata {
+                actor: "e2e".into(),
+                regions: vec!["330624004202".into()],
+                ..Default::default()
+            },
+        })
+        .await
+        .expect("append");
+}
+
+/// Two servers on one PostgreSQL: each read model is run by exactly one of them (one
+/// advisory lock per read model, granted to one session), and when a server is killed
+/// with SIGKILL the other takes its read models over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_share_the_read_models_and_take_over() {
+    let Some(url) = xingcun_store::testing::fresh_postgres_url().await else {
+        return;
+    };
+    let out = xingcun(&[
+        "--database-url",
+        &url,
+        "simulate",
+        "--preset",
+        "village",
+        "--years",
+        "1",
+        "--seed",
+        "5",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = Store::connect(&url, Arc::new(SystemClock))
+        .await
+        .expect("store");
+    let mut a = start_server(&url);
+    let mut b = start_server(&url);
+    wait_level(&store).await;
+    let Store::Postgres(pg) = &store else {
+        unreachable!("postgres url")
+    };
+    let holders: Vec<(i64, i64)> = sqlx::query_as(
+        "select l.objid::int8, count(*) from pg_locks l join pg_stat_activity s on s.pid = l.pid \
+         where l.locktype = 'advisory' and l.granted and s.datname = current_database() \
+         group by l.objid",
+    )
+    .fetch_all(pg.pool())
+    .await
+    .expect("locks");
+    assert_eq!(holders.len(), 3, "one lock per read model: {holders:?}");
+    assert!(holders.iter().all(|(_, n)| *n == 1), "{holders:?}");
+
+    // Kill A: B runs everything. Then restart A and kill B: A takes over whatever B led.
+    for (round, victim) in [(1, &mut a), (2, &mut b)].into_iter() {
+        let _ = Command::new("kill")
+            .args(["-KILL", &victim.id().to_string()])
+            .status();
+        let _ = victim.wait();
+        append_for_the_trail(&store, round).await;
+        wait_level(&store).await;
+        if round == 1 {
+            *victim = start_server(&url);
+        }
+    }
+    let _ = Command::new("kill")
+        .args(["-KILL", &a.id().to_string()])
+        .status();
+    let _ = a.wait();
+    let _ = b.kill();
+}
