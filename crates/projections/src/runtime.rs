@@ -314,20 +314,57 @@ impl Runtime {
         if moved != 1 {
             return Ok(Step::Moved);
         }
-        let mut sql_of: HashMap<&'static str, String> = HashMap::new();
-        for stmt in &stmts {
-            let sql = sql_of.entry(stmt.sql).or_insert_with(|| {
-                p.tables().iter().fold(stmt.sql.to_owned(), |sql, t| {
-                    sql.replace(
-                        &format!("{{{}}}", t.name),
-                        &self.build_table(t.name, build.build),
-                    )
-                })
-            });
-            tx.execute(sql, &stmt.args).await?;
-        }
+        self.execute_all(&mut tx, p, build.build, &stmts).await?;
         tx.commit().await?;
         Ok(Step::Advanced { to, applied })
+    }
+
+    /// Run a batch's statements in order. Consecutive inserts of one shape that do nothing
+    /// on conflict go as one multi-row insert (up to [`MAX_ROWS_PER_INSERT`] rows): order is
+    /// kept (any other statement ends the run), and the outcome is the same as one by one,
+    /// because such an insert never changes a row another row of it touches.
+    async fn execute_all(
+        &self,
+        tx: &mut ReadTx,
+        p: &dyn Projection,
+        build: i64,
+        stmts: &[Stmt],
+    ) -> Result<(), StoreError> {
+        let mut sql_of: HashMap<(&'static str, usize), String> = HashMap::new();
+        let fill = |sql: &str| {
+            p.tables().iter().fold(sql.to_owned(), |sql, t| {
+                sql.replace(&format!("{{{}}}", t.name), &self.build_table(t.name, build))
+            })
+        };
+        let mut i = 0;
+        while i < stmts.len() {
+            let stmt = &stmts[i];
+            let mut rows = 1;
+            if let Some(shape) = InsertShape::of(stmt.sql) {
+                let most = MAX_ROWS_PER_INSERT.min(MAX_BINDS / shape.columns.max(1));
+                while i + rows < stmts.len() && rows < most && stmts[i + rows].sql == stmt.sql {
+                    rows += 1;
+                }
+                if rows > 1 {
+                    let sql = sql_of
+                        .entry((stmt.sql, rows))
+                        .or_insert_with(|| fill(&shape.rows(rows)));
+                    let args: Vec<Arg> = stmts[i..i + rows]
+                        .iter()
+                        .flat_map(|s| s.args.iter().cloned())
+                        .collect();
+                    tx.execute(sql, &args).await?;
+                    i += rows;
+                    continue;
+                }
+            }
+            let sql = sql_of
+                .entry((stmt.sql, 1))
+                .or_insert_with(|| fill(stmt.sql));
+            tx.execute(sql, &stmt.args).await?;
+            i += 1;
+        }
+        Ok(())
     }
 
     /// Serve `build`: point the views and `projection_active` at it, drop the build it
@@ -617,6 +654,59 @@ async fn drop_build(
     Ok(())
 }
 
+/// Most rows one multi-row insert carries.
+pub const MAX_ROWS_PER_INSERT: usize = 500;
+/// Most values bound to one statement (SQLite allows 32,766; PostgreSQL 65,535).
+const MAX_BINDS: usize = 30_000;
+
+/// `insert into {t} (cols) values ($1, …, $n) on conflict … do nothing`: an insert that
+/// can carry many rows. Recognised from its text; anything else runs as written.
+struct InsertShape<'a> {
+    head: &'a str,
+    tail: &'a str,
+    columns: usize,
+}
+
+impl<'a> InsertShape<'a> {
+    fn of(sql: &'a str) -> Option<Self> {
+        if !sql.starts_with("insert into ") || !sql.ends_with("do nothing") {
+            return None;
+        }
+        let (head, rest) = sql.split_once(" values (")?;
+        let (tuple, tail) = rest.split_once(')')?;
+        let placeholders: Vec<&str> = tuple.split(',').map(str::trim).collect();
+        let in_order = placeholders
+            .iter()
+            .enumerate()
+            .all(|(i, p)| *p == format!("${}", i + 1));
+        in_order.then_some(InsertShape {
+            head,
+            tail,
+            columns: placeholders.len(),
+        })
+    }
+
+    /// The same insert for `rows` rows, placeholders numbered on.
+    fn rows(&self, rows: usize) -> String {
+        let mut sql = format!("{} values ", self.head);
+        for r in 0..rows {
+            if r > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for c in 0..self.columns {
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("${}", r * self.columns + c + 1));
+            }
+            sql.push(')');
+        }
+        sql.push_str(self.tail);
+        sql
+    }
+}
+
 /// The right to run one projection (PostgreSQL): a session advisory lock held on a
 /// connection of its own. SQLite needs none (see the module doc).
 enum Leader {
@@ -682,4 +772,27 @@ pub fn decode<T: serde::de::DeserializeOwned>(event: &RecordedEvent) -> Result<T
 /// An `Arg` for a text column.
 pub fn t(s: impl Into<String>) -> Arg {
     Arg::Text(s.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InsertShape;
+
+    #[test]
+    fn do_nothing_inserts_take_many_rows() {
+        let sql = "insert into {t} (a, b) values ($1, $2) on conflict (a) do nothing";
+        let shape = InsertShape::of(sql).expect("groupable");
+        assert_eq!(
+            shape.rows(2),
+            "insert into {t} (a, b) values ($1, $2), ($3, $4) on conflict (a) do nothing"
+        );
+        assert_eq!(shape.rows(1), sql);
+        for not in [
+            "insert into {t} as x (a) values ($1) on conflict (a) do update set a = x.a + 1",
+            "insert into {t} (a, b) values ($1, 'x') on conflict (a) do nothing",
+            "update {t} set a = $1 where b = $2",
+        ] {
+            assert!(InsertShape::of(not).is_none(), "{not}");
+        }
+    }
 }
