@@ -5,7 +5,7 @@
 //! each event's metadata (`DomainEvent::regions`): a village's tasks, screening
 //! rejections, procedure steps, bids and scores, cadres and praise.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use xingcun_store::{RecordedEvent, StoreError};
 
 use crate::runtime::{Projection, Table, t};
@@ -97,4 +97,153 @@ pub async fn trail(
             hash: text(r, 6).unwrap_or_default(),
         })
         .collect())
+}
+
+/// A moment in a village's history: a global position, or a time (the last of the
+/// village's events recorded at or before it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    Position(u64),
+    Time(chrono::DateTime<chrono::Utc>),
+}
+
+/// One task as it stood in the village at that moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskAsOf {
+    pub task: String,
+    pub title: String,
+    pub deadline: String,
+    /// The domain's own status, in Chinese (待签收, 办理中, 已提交, 已验收, 已撤回).
+    pub status: String,
+    /// 逾期 at that moment, by the domain's own rule.
+    pub overdue: bool,
+    pub progress_percent: u8,
+    pub rework_count: u32,
+    pub points_hundredths: Option<u64>,
+}
+
+/// A village as the rules saw it at a moment: folded from its own streams (its task
+/// ledger and its assignments) through the domain's `evolve`, up to that moment only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VillageAsOf {
+    pub village: String,
+    /// The last of the village's events at or before the moment (0: none yet).
+    pub position: u64,
+    pub recorded_at: Option<String>,
+    /// The village's events up to then.
+    pub events: u64,
+    /// Tasks in its ledger that were not released (withdrawn) by then.
+    pub tasks_in_ledger: usize,
+    pub tasks: Vec<TaskAsOf>,
+}
+
+/// Replay a village's history up to `as_of`. Reads the streams the audit trail names for
+/// the village, each from the log, and keeps only events up to the moment: what an auditor
+/// sees as of a date is what the rules saw then.
+pub async fn village_as_of<L: xingcun_store::EventLog>(
+    log: &L,
+    db: &ReadDb,
+    village: &str,
+    as_of: AsOf,
+) -> Result<VillageAsOf, StoreError> {
+    use xingcun_domain::{Aggregate, Assignment, AssignmentEvent, LedgerEvent, VillageTaskLedger};
+    let table = db.qualified("audit_trail");
+    let limit = match as_of {
+        AsOf::Position(p) => i64::try_from(p).unwrap_or(i64::MAX),
+        AsOf::Time(t) => {
+            let sql = format!(
+                "select cast(coalesce(max(position), 0) as bigint) from {table} where region = $1 and recorded_at <= $2"
+            );
+            let rows = db
+                .fetch(
+                    &sql,
+                    &[village.into(), xingcun_store::hash::format_time(&t).into()],
+                )
+                .await?;
+            rows.first().and_then(|r| int(r, 0)).unwrap_or(0)
+        }
+    };
+    // The clock the rules are read at (overdue): the moment asked for, or the recorded time
+    // of the event at that position.
+    let moment = match as_of {
+        AsOf::Time(t) => t,
+        AsOf::Position(p) => match p.checked_sub(1) {
+            Some(before) => log
+                .read_all_raw(before, 1)
+                .await?
+                .first()
+                .map_or_else(chrono::Utc::now, |e| e.recorded_at),
+            None => chrono::DateTime::<chrono::Utc>::MIN_UTC,
+        },
+    };
+    let sql = format!(
+        "select stream_id, cast(count(*) as bigint), cast(max(position) as bigint) from {table} \
+         where region = $1 and position <= $2 group by stream_id order by stream_id"
+    );
+    let streams = db.fetch(&sql, &[village.into(), limit.into()]).await?;
+    let mut ledger = VillageTaskLedger::default();
+    let mut tasks = Vec::new();
+    let mut events = 0;
+    let mut last: Option<(u64, String)> = None;
+    let decode_err = |e: serde_json::Error, position: u64| StoreError::Corrupt {
+        position,
+        reason: format!("does not decode as a domain event: {e}"),
+    };
+    for row in &streams {
+        let stream = text(row, 0).unwrap_or_default();
+        events += int(row, 1).unwrap_or(0) as u64;
+        let Ok(id) = xingcun_store::StreamId::parse(&stream) else {
+            continue;
+        };
+        let recorded: Vec<_> = log
+            .read_stream(&id, 1)
+            .await?
+            .into_iter()
+            .filter(|e| e.position as i64 <= limit)
+            .collect();
+        if let Some(e) = recorded.last()
+            && last.as_ref().is_none_or(|(p, _)| e.position > *p)
+        {
+            last = Some((e.position, xingcun_store::hash::format_time(&e.recorded_at)));
+        }
+        match id.category() {
+            "village" => {
+                for e in &recorded {
+                    let event = LedgerEvent::deserialize(&e.payload)
+                        .map_err(|err| decode_err(err, e.position))?;
+                    ledger.evolve(&event);
+                }
+            }
+            "assignment" => {
+                let mut assignment = Assignment::default();
+                for e in &recorded {
+                    let event = AssignmentEvent::deserialize(&e.payload)
+                        .map_err(|err| decode_err(err, e.position))?;
+                    assignment.evolve(&event);
+                }
+                if let (Some(record), Some(status)) = (assignment.record(), assignment.status()) {
+                    tasks.push(TaskAsOf {
+                        task: record.notice.task.to_string(),
+                        title: record.notice.title.to_string(),
+                        deadline: xingcun_store::hash::format_time(&record.notice.deadline),
+                        status: status.title().to_owned(),
+                        overdue: assignment.is_overdue(moment),
+                        progress_percent: record.progress_percent,
+                        rework_count: record.rework_count,
+                        points_hundredths: record.points.map(|p| p.hundredths()),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    tasks.sort_by(|a, b| a.deadline.cmp(&b.deadline).then(a.task.cmp(&b.task)));
+    Ok(VillageAsOf {
+        village: village.to_owned(),
+        position: last.as_ref().map_or(0, |(p, _)| *p),
+        recorded_at: last.map(|(_, t)| t),
+        events,
+        tasks_in_ledger: ledger.active().count(),
+        tasks,
+    })
 }

@@ -437,3 +437,92 @@ async fn a_failing_projection_stops_alone(store: Store, clock: ManualClock) {
     );
 }
 both!(failure_isolated, a_failing_projection_stops_alone);
+
+/// The auditor's replay: a village as of a past position (or time) is what its own events
+/// up to then say, folded by the domain, not what it is now.
+async fn a_village_replayed_as_of_a_moment(store: Store, clock: ManualClock) {
+    use xingcun_projections::audit_trail::{AsOf, village_as_of};
+    simulate_into(&store, &clock, 2).await;
+    let runtime = Runtime::open(store.clone(), xingcun_projections::all())
+        .await
+        .expect("runtime");
+    runtime.catch_up().await.expect("catch up");
+    let events = all_events(&store).await;
+    let village = events
+        .iter()
+        .find_map(|e| {
+            (e.event_type == "AssignmentIssued")
+                .then(|| village_of(e))
+                .flatten()
+        })
+        .expect("a village with tasks")
+        .to_owned();
+    let mine: Vec<&RecordedEvent> = events
+        .iter()
+        .filter(|e| e.metadata.regions.iter().any(|r| *r == village))
+        .collect();
+    let middle = mine[mine.len() / 2];
+    let oracle = |upto: u64| -> BTreeMap<String, &'static str> {
+        let mut status = BTreeMap::new();
+        for e in mine
+            .iter()
+            .filter(|e| e.position <= upto && e.stream_id.starts_with("assignment-"))
+        {
+            let task = e.payload["payload"]["task"]
+                .as_str()
+                .expect("task")
+                .to_owned();
+            let s = match e.event_type.as_str() {
+                "AssignmentIssued" => "待签收",
+                "AssignmentSubmitted" => "已提交",
+                "AssignmentAccepted" => "已验收",
+                "AssignmentWithdrawn" => "已撤回",
+                _ => "办理中",
+            };
+            status.insert(task, s);
+        }
+        status
+    };
+    for upto in [middle.position, events.last().expect("events").position] {
+        let replay = village_as_of(&store, runtime.db(), &village, AsOf::Position(upto))
+            .await
+            .expect("replay");
+        let got: BTreeMap<String, &str> = replay
+            .tasks
+            .iter()
+            .map(|t| (t.task.clone(), t.status.as_str()))
+            .collect();
+        assert_eq!(got, oracle(upto), "as of position {upto}");
+        let count = mine.iter().filter(|e| e.position <= upto).count() as u64;
+        assert_eq!(replay.events, count);
+        assert!(replay.position <= upto);
+    }
+    assert_ne!(
+        oracle(middle.position),
+        oracle(u64::MAX),
+        "the village changed since"
+    );
+    let by_time = village_as_of(
+        &store,
+        runtime.db(),
+        &village,
+        AsOf::Time(middle.recorded_at),
+    )
+    .await
+    .expect("replay by time");
+    let by_position = village_as_of(
+        &store,
+        runtime.db(),
+        &village,
+        AsOf::Position(by_time.position),
+    )
+    .await
+    .expect("replay by position");
+    assert!(by_time.position >= middle.position);
+    assert_eq!(by_time.tasks, by_position.tasks);
+    let before_anything = village_as_of(&store, runtime.db(), &village, AsOf::Position(0))
+        .await
+        .expect("replay at 0");
+    assert!(before_anything.tasks.is_empty() && before_anything.events == 0);
+}
+both!(as_of_replay, a_village_replayed_as_of_a_moment);
