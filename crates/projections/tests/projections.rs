@@ -459,7 +459,7 @@ async fn a_village_replayed_as_of_a_moment(store: Store, clock: ManualClock) {
         .to_owned();
     let mine: Vec<&RecordedEvent> = events
         .iter()
-        .filter(|e| e.metadata.regions.iter().any(|r| *r == village))
+        .filter(|e| e.metadata.regions.contains(&village))
         .collect();
     let middle = mine[mine.len() / 2];
     let oracle = |upto: u64| -> BTreeMap<String, &'static str> {
