@@ -7,16 +7,25 @@
 //!
 //! - [`village_board`]: 属于你的才显示, a village's tasks with status and deadlines;
 //! - [`screening_stats`]: screening rejections and the tasks that reached villages;
-//! - [`audit_trail`]: every event that concerns a region, in log order, with its hashes.
+//! - [`audit_trail`]: every event that concerns a region, in log order, with its hashes;
+//! - [`bid_board`]: 揭榜挂帅, listings with their bids (revisions, withdrawals), scores,
+//!   winner, 公示, award, milestones and completion;
+//! - [`procedure_register`]: 决策程序台账, each village's procedures step by step with their
+//!   evidence and returns, and the compliant completions in a scope and period;
+//! - [`town_dashboard`]: 镇街派单看板, a town's tasks with each village's progress, per office
+//!   and per leader in charge, and the duplicates (多头派单) flagged.
 //!
 //! Everything in them can be rebuilt from the log (`xingcun rebuild`).
 
 use std::sync::Arc;
 
 pub mod audit_trail;
+pub mod bid_board;
+pub mod procedure_register;
 pub mod runtime;
 pub mod screening_stats;
 pub mod sql;
+pub mod town_dashboard;
 pub mod village_board;
 
 pub use runtime::{Build, Progress, Projection, ProjectionError, ProjectionStatus, Runtime, Step};
@@ -28,5 +37,8 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(village_board::VillageBoard),
         Arc::new(screening_stats::ScreeningStats),
         Arc::new(audit_trail::AuditTrail),
+        Arc::new(town_dashboard::TownDashboard),
+        Arc::new(procedure_register::ProcedureRegister),
+        Arc::new(bid_board::BidBoard),
     ]
 }
