@@ -53,7 +53,8 @@ enum Command {
     /// keep serving until the new ones have caught up with the log, then one transaction
     /// swaps them in and drops the old ones. An interrupted rebuild resumes where it stopped.
     Rebuild {
-        /// The read models to rebuild (village_board, screening_stats, audit_trail).
+        /// The read models to rebuild: village_board, screening_stats, audit_trail,
+        /// town_dashboard, procedure_register, bid_board.
         names: Vec<String>,
         /// Rebuild every read model.
         #[arg(long, conflicts_with = "names")]
