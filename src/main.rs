@@ -636,9 +636,9 @@ async fn simulate_into(database_url: &str, config: &SimConfig) -> anyhow::Result
     // The simulator breaks the rules on purpose now and then, as people do (see
     // crates/simulate): these refusals show the rules holding, they are not failures.
     println!(
-        "deliberate refusals: {} commands the simulator issued knowing the rules refuse them (a \
+        "deliberate refusals: {} (commands the simulator issued knowing the rules refuse them: a \
          record made up after the fact, praise above the town's cap, a task under the wrong \
-         category), refused as the rules require; not errors:",
+         category; refused as the rules require, not errors)",
         summary.refused_total()
     );
     for (code, n) in &summary.refused_by_stream {

@@ -247,6 +247,12 @@ pub async fn foreign_tables(url: &str) -> Result<Vec<String>, StoreError> {
 const LISTEN_RETRY_FIRST: Duration = Duration::from_millis(500);
 const LISTEN_RETRY_MAX: Duration = Duration::from_secs(60);
 
+/// The wait after `retry` when the LISTEN connection fails again: twice as long, at most
+/// [`LISTEN_RETRY_MAX`].
+fn next_listen_retry(retry: Duration) -> Duration {
+    (retry * 2).min(LISTEN_RETRY_MAX)
+}
+
 /// Follows `pg_notify` from every process. While PostgreSQL is away the connection is
 /// retried after 0.5 s, then twice as long each time up to a minute, and each failed try is
 /// logged: the outage shows in the log at once and then ever more rarely, not twice a
@@ -282,7 +288,7 @@ fn spawn_listener(mut listener: PgListener, head_tx: Arc<watch::Sender<u64>>) {
                             () = head_tx.closed() => break,
                             () = tokio::time::sleep(retry) => {}
                         }
-                        retry = (retry * 2).min(LISTEN_RETRY_MAX);
+                        retry = next_listen_retry(retry);
                     }
                 },
             }
@@ -450,3 +456,24 @@ impl_event_log!(
     command: "select position, stream_version, stream_id from events where command_id = $1 order by position",
     bind_command: |command_id| command_id,
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An outage is logged at 0.5 s, 1 s, 2 s … then once a minute: 16 lines in the first
+    /// ten minutes, not 1,200.
+    #[test]
+    fn listen_retries_slow_down_to_once_a_minute() {
+        let mut retry = LISTEN_RETRY_FIRST;
+        let mut waited = Duration::ZERO;
+        let mut tries = 0;
+        while waited < Duration::from_secs(600) {
+            waited += retry;
+            retry = next_listen_retry(retry);
+            tries += 1;
+        }
+        assert_eq!(retry, LISTEN_RETRY_MAX);
+        assert!(tries <= 20, "{tries} tries in ten minutes");
+    }
+}
