@@ -82,6 +82,10 @@ enum Command {
         /// reading and auditing; it cannot be imported.
         #[arg(long)]
         village: Option<String>,
+        /// With `--village NAME`: look the name up in this town only (its code or name),
+        /// for a name several towns' villages share.
+        #[arg(long, requires = "village")]
+        town: Option<String>,
         /// Overwrite FILE if it exists (by default an existing file is refused).
         #[arg(long)]
         force: bool,
@@ -243,12 +247,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Export {
             village,
+            town,
             force,
             file,
         } => {
             let store = Store::open_read_only(url, clock())
                 .await
                 .context("opening the event store")?;
+            let village = match village {
+                None => None,
+                Some(given) => Some(resolve_village(&store, &given, town.as_deref()).await?),
+            };
             export(&store, village.as_deref(), force, &file).await
         }
         Command::Import { file } => {
@@ -414,30 +423,40 @@ fn show_progress() -> bool {
     std::io::stderr().is_terminal()
 }
 
+/// The code of the village `given` names (a code, or a name unique in `town` or the log).
+async fn resolve_village(store: &Store, given: &str, town: Option<&str>) -> anyhow::Result<String> {
+    let directory = regions::Directory::load(store).await?;
+    let town = match town {
+        Some(town) => Some(
+            directory
+                .town(town)
+                .with_context(|| format!("--town {town}"))?
+                .code
+                .clone(),
+        ),
+        None => None,
+    };
+    let found = directory
+        .village(given, town.as_ref())
+        .with_context(|| format!("--village {given}"))?;
+    eprintln!(
+        "xingcun: exporting the events of {} ({})",
+        found.name,
+        found.code.as_str()
+    );
+    Ok(found.code.as_str().to_owned())
+}
+
+/// Write the log (or one village's events, `village` a code the log holds) to `file`.
 async fn export(
     store: &Store,
     village: Option<&str>,
     force: bool,
     file: &Path,
 ) -> anyhow::Result<ExitCode> {
-    let village = match village {
-        None => None,
-        Some(given) => {
-            let directory = regions::Directory::load(store).await?;
-            let found = directory
-                .village(given, None)
-                .with_context(|| format!("--village {given}"))?;
-            eprintln!(
-                "xingcun: exporting the events of {} ({})",
-                found.name,
-                found.code.as_str()
-            );
-            Some(found.code.as_str().to_owned())
-        }
-    };
     let summary = if file.as_os_str() == "-" {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        export_jsonl(store, &mut out, village.as_deref()).await?
+        export_jsonl(store, &mut out, village).await?
     } else {
         let created = std::fs::OpenOptions::new()
             .write(true)
@@ -456,7 +475,7 @@ async fn export(
                 }
             })?;
         let mut out = std::io::BufWriter::with_capacity(1 << 20, created);
-        export_jsonl(store, &mut out, village.as_deref()).await?
+        export_jsonl(store, &mut out, village).await?
     };
     eprintln!(
         "exported {} events (log head position {}, hash {})",
@@ -603,7 +622,7 @@ async fn simulate_into(database_url: &str, config: &SimConfig) -> anyhow::Result
     let Some(summary) = outcome else {
         let head = settled_head(&store).await?;
         let reached = reached.map_or_else(
-            || "before the first day was done".to_owned(),
+            || "while setting up (before the first simulated day)".to_owned(),
             |(day, done, total)| format!("on {day} (day {done} of {total})"),
         );
         eprintln!(

@@ -249,3 +249,85 @@ fn level_name(level: RegionLevel) -> &'static str {
         RegionLevel::Village => "village",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use xingcun_domain::{PersonId, Text};
+
+    use super::*;
+
+    fn code(c: &str) -> RegionId {
+        RegionId::parse(c).expect("code")
+    }
+
+    fn town(directory: &mut Directory, c: &str, name: &str) {
+        directory.apply(OrganizationEvent::RegionRegistered {
+            region: code(c),
+            level: RegionLevel::Town,
+            name: Text::parse(name).expect("name"),
+            parent: Some(code("330624000000")),
+            registered_by: PersonId::parse("p-1").expect("person"),
+        });
+    }
+
+    fn village(directory: &mut Directory, town: &str, c: &str, name: &str) {
+        directory.apply(OrganizationEvent::VillageRegistered {
+            town: code(town),
+            village: code(c),
+            name: Text::parse(name).expect("name"),
+            kind: VillageKind::Village,
+            registered_by: PersonId::parse("p-1").expect("person"),
+        });
+    }
+
+    /// Two towns each with a 棠村, one with a 梅渚村.
+    fn directory() -> Directory {
+        let mut d = Directory::default();
+        town(&mut d, "330624004000", "澄潭街道");
+        town(&mut d, "330624101000", "儒岙镇");
+        village(&mut d, "330624004000", "330624004201", "梅渚村");
+        village(&mut d, "330624004000", "330624004202", "棠村");
+        village(&mut d, "330624101000", "330624101202", "棠村");
+        d
+    }
+
+    #[test]
+    fn a_unique_name_or_a_code_names_a_village() {
+        let d = directory();
+        assert_eq!(
+            d.village("梅渚村", None).expect("unique").code.as_str(),
+            "330624004201"
+        );
+        assert_eq!(d.village("330624101202", None).expect("code").name, "棠村");
+    }
+
+    #[test]
+    fn a_shared_name_is_refused_listing_the_villages_unless_a_town_narrows_it() {
+        let d = directory();
+        let err = d.village("棠村", None).expect_err("ambiguous").to_string();
+        assert!(
+            err.contains("2 villages") && err.contains("330624004202") && err.contains("儒岙镇"),
+            "{err}"
+        );
+        let town = d.town("儒岙镇").expect("town").code.clone();
+        assert_eq!(
+            d.village("棠村", Some(&town))
+                .expect("scoped")
+                .code
+                .as_str(),
+            "330624101202"
+        );
+        // A code outside the town is not in scope.
+        assert!(d.village("330624004201", Some(&town)).is_err());
+    }
+
+    #[test]
+    fn names_and_codes_the_log_does_not_hold_are_refused() {
+        let d = directory();
+        for given in ["没有这个村", "330624004999", "12345"] {
+            let err = d.village(given, None).expect_err("unknown").to_string();
+            assert!(err.contains("no village"), "{err}");
+        }
+        assert!(d.town("330624999000").is_err());
+    }
+}

@@ -758,3 +758,31 @@ fn short_and_long_help_open_alike_and_enum_flags_list_their_values() {
         );
     }
 }
+
+/// A command that only reads creates no table in a PostgreSQL database (a leftover
+/// `DATABASE_URL` naming another application's database is left as it was).
+#[tokio::test]
+async fn reading_commands_create_no_tables_on_postgres() {
+    use sqlx::Connection;
+    let Some(pg) = fresh_postgres().await else {
+        return;
+    };
+    for args in [vec!["verify"], vec!["export", "-"], vec!["regions"]] {
+        let mut all = vec!["--database-url", pg.url()];
+        all.extend(args);
+        let out = xingcun(&all);
+        let stderr = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("holds no xingcun event log"), "{stderr}");
+    }
+    let mut conn = sqlx::PgConnection::connect(pg.url()).await.expect("pg");
+    let tables: i64 = sqlx::query_scalar(
+        "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace \
+         where c.relkind = 'r' and n.nspname = 'public'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("count");
+    assert_eq!(tables, 0, "no table was created");
+    conn.close().await.expect("close");
+}

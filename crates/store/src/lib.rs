@@ -376,15 +376,20 @@ impl Store {
     }
 
     /// Open an existing database for reading only: verify, export, regions, and `serve`
-    /// on a read-only SQLite file. On SQLite nothing is written (see
-    /// [`SqliteStore::open_read_only`]); PostgreSQL is opened as usual (its tables must
-    /// exist; a read-only role is refused by the server when it writes).
+    /// on a read-only SQLite file. Nothing is written, no table created (see
+    /// [`SqliteStore::open_read_only`], [`PostgresStore::open_read_only`]); every append
+    /// is refused with [`StoreError::ReadOnly`].
     pub async fn open_read_only(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
-        match Self::sqlite_url(url) {
-            Some(sqlite) => Ok(Store::Sqlite(
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Store::Postgres(
+                PostgresStore::open_read_only(url, clock).await?,
+            ))
+        } else if let Some(sqlite) = Self::sqlite_url(url) {
+            Ok(Store::Sqlite(
                 SqliteStore::open_read_only(&sqlite, clock).await?,
-            )),
-            None => Self::connect(url, clock).await,
+            ))
+        } else {
+            Err(StoreError::UnsupportedUrl(redact_url(url)))
         }
     }
 
@@ -396,7 +401,10 @@ impl Store {
 
     /// Whether appends are refused.
     pub fn is_read_only(&self) -> bool {
-        matches!(self, Store::Sqlite(s) if s.is_read_only())
+        match self {
+            Store::Sqlite(s) => s.is_read_only(),
+            Store::Postgres(s) => s.is_read_only(),
+        }
     }
 
     /// The tables of the database at `url` that are not xingcun's, as long as xingcun's

@@ -51,6 +51,8 @@ pub struct PostgresStore {
     head: watch::Receiver<u64>,
     clock: Arc<dyn Clock>,
     upcasters: Arc<Upcasters>,
+    /// Opened with [`PostgresStore::open_read_only`]: appends are refused.
+    read_only: bool,
 }
 
 struct PgLog {
@@ -60,6 +62,17 @@ struct PgLog {
 impl PostgresStore {
     /// Connect, apply migrations, start the writer and the LISTEN task.
     pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        Self::open(url, clock, false).await
+    }
+
+    /// Connect for reading only (verify, export, regions): no migration, so a command that
+    /// only reads never creates tables (in another application's database, say); the
+    /// schema is checked instead, and appends are refused with [`StoreError::ReadOnly`].
+    pub async fn open_read_only(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        Self::open(url, clock, true).await
+    }
+
+    async fn open(url: &str, clock: Arc<dyn Clock>, read_only: bool) -> Result<Self, StoreError> {
         let options = connect_options(url)?.options([
             ("lock_timeout", LOCK_TIMEOUT),
             (
@@ -78,8 +91,14 @@ impl PostgresStore {
             .connect_with(options.clone())
             .await
             .map_err(|e| unreachable(url, &options, &e))?;
-        migrations::postgres().run(&pool).await?;
-        Self::from_pool(pool, clock).await
+        if read_only {
+            check_schema_current(&pool, url).await?;
+        } else {
+            migrations::postgres().run(&pool).await?;
+        }
+        let mut store = Self::from_pool(pool, clock).await?;
+        store.read_only = read_only;
+        Ok(store)
     }
 
     async fn from_pool(pool: PgPool, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
@@ -102,6 +121,7 @@ impl PostgresStore {
             head,
             clock,
             upcasters: Arc::new(Upcasters::new()),
+            read_only: false,
         })
     }
 
@@ -115,9 +135,18 @@ impl PostgresStore {
         &self.pool
     }
 
-    /// PostgreSQL stores are always opened for writing (a read-only role gets the server's
-    /// own refusal).
+    /// Whether appends are refused (opened with [`PostgresStore::open_read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Appends are refused on a read-only store, before they reach the writer.
     fn check_writable(&self) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly(
+                "the database was opened read-only".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -177,6 +206,37 @@ impl HeldAppend {
         writer::advance(&self.head_tx, self.head);
         Ok(self.outcome)
     }
+}
+
+/// A read-only opening cannot migrate: it checks that the database holds xingcun's log at
+/// the schema this build expects.
+async fn check_schema_current(pool: &PgPool, url: &str) -> Result<(), StoreError> {
+    let latest = migrations::postgres()
+        .iter()
+        .map(|m| m.version)
+        .max()
+        .unwrap_or(0);
+    let present: bool = sqlx::query_scalar(
+        "select to_regclass('_sqlx_migrations') is not null and to_regclass('events') is not null",
+    )
+    .fetch_one(pool)
+    .await?;
+    let applied: Option<i64> = if present {
+        sqlx::query_scalar("select max(version) from _sqlx_migrations where success")
+            .fetch_one(pool)
+            .await?
+    } else {
+        None
+    };
+    let problem = match applied {
+        Some(v) if v >= latest => return Ok(()),
+        Some(_) => "its schema is older than this xingcun's; run `xingcun migrate` first",
+        None => "it holds no xingcun event log (`xingcun migrate` creates one)",
+    };
+    Err(StoreError::Unreachable {
+        url: redact_url(url),
+        reason: format!("cannot read it: {problem}"),
+    })
 }
 
 fn connect_options(url: &str) -> Result<PgConnectOptions, StoreError> {
