@@ -177,13 +177,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let code = match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", error_chain(&e));
             ExitCode::from(2)
         }
-    }
+    };
+    // Dropping a runtime waits for its blocking tasks; after a Ctrl-C, import's checking
+    // pass may still be reading a large file on one. What was committed is committed.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
 }
 
 /// An error and its causes, each said once: a cause whose text is already part of what
@@ -208,6 +212,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let command = cli.command.unwrap_or(Command::Serve {
         listen: default_listen(),
     });
+    // Caught from before the first line is printed, so a Ctrl-C at any point of a run that
+    // writes is answered with what was written.
+    let mut interrupt = match command {
+        Command::Import { .. } | Command::Simulate { .. } => Some(Interrupt::install()?),
+        _ => None,
+    };
     eprintln!("xingcun: using {}", describe_database(url));
     let clock = || Arc::new(SystemClock);
     match command {
@@ -264,11 +274,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // A file that cannot be read changes nothing: not even a new empty database.
             std::fs::File::open(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            refuse_foreign_tables(url, cli.allow_foreign_tables).await?;
-            let store = Store::connect(url, clock())
-                .await
-                .context("opening the event store")?;
-            import(&store, &file).await
+            let mut interrupt = interrupt.take().context("interrupt handler")?;
+            let opening = async {
+                refuse_foreign_tables(url, cli.allow_foreign_tables).await?;
+                Store::connect(url, clock())
+                    .await
+                    .context("opening the event store")
+            };
+            let store = tokio::select! {
+                store = opening => store?,
+                () = interrupt.recv() => {
+                    eprintln!(
+                        "interrupted while opening the database: nothing was imported. Run the same \
+                         command again to import."
+                    );
+                    return Ok(ExitCode::from(INTERRUPTED));
+                }
+            };
+            import(&store, &file, &mut interrupt).await
         }
         Command::Simulate {
             preset,
@@ -277,6 +300,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             start,
             daily_progress,
         } => {
+            let mut interrupt = interrupt.take().context("interrupt handler")?;
             refuse_foreign_tables(url, cli.allow_foreign_tables).await?;
             let config = SimConfig {
                 preset: preset.into(),
@@ -285,7 +309,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 start,
                 daily_progress,
             };
-            simulate_into(url, &config).await
+            simulate_into(url, &config, &mut interrupt).await
         }
         Command::Verify => {
             let store = Store::open_read_only(url, clock())
@@ -515,7 +539,7 @@ async fn verify(store: &Store) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn import(store: &Store, file: &Path) -> anyhow::Result<ExitCode> {
+async fn import(store: &Store, file: &Path, interrupt: &mut Interrupt) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let tty = show_progress();
     let mut last = None;
@@ -536,7 +560,7 @@ async fn import(store: &Store, file: &Path) -> anyhow::Result<ExitCode> {
     });
     let outcome = tokio::select! {
         summary = run => Some(summary),
-        _ = tokio::signal::ctrl_c() => None,
+        () = interrupt.recv() => None,
     };
     if tty {
         eprintln!();
@@ -573,7 +597,11 @@ async fn settled_head(store: &Store) -> anyhow::Result<u64> {
 }
 
 /// `xingcun simulate`: the store runs on the simulator's clock.
-async fn simulate_into(database_url: &str, config: &SimConfig) -> anyhow::Result<ExitCode> {
+async fn simulate_into(
+    database_url: &str,
+    config: &SimConfig,
+    interrupt: &mut Interrupt,
+) -> anyhow::Result<ExitCode> {
     let clock = ManualClock::new(
         config
             .start
@@ -614,7 +642,7 @@ async fn simulate_into(database_url: &str, config: &SimConfig) -> anyhow::Result
     });
     let outcome = tokio::select! {
         summary = run => Some(summary),
-        _ = tokio::signal::ctrl_c() => None,
+        () = interrupt.recv() => None,
     };
     if tty {
         eprintln!();
@@ -713,6 +741,31 @@ async fn resolve_listen(listen: &str) -> anyhow::Result<SocketAddr> {
         .with_context(|| {
             format!("cannot listen on {listen:?}: expected HOST:PORT, e.g. 127.0.0.1:8080 or localhost:8082")
         })
+}
+
+/// Ctrl-C (SIGINT), caught from the moment it is installed: a Ctrl-C that comes while the
+/// database is being opened is held until the command looks, instead of killing the
+/// process half-way.
+struct Interrupt {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Interrupt {
+    fn install() -> anyhow::Result<Self> {
+        Ok(Interrupt {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .context("installing the Ctrl-C handler")?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        self.signal.recv().await;
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Ctrl-C or SIGTERM.

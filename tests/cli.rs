@@ -786,3 +786,64 @@ async fn reading_commands_create_no_tables_on_postgres() {
     assert_eq!(tables, 0, "no table was created");
     conn.close().await.expect("close");
 }
+
+/// Ctrl-C during `import` says how far it got and that running it again continues (exit
+/// 130); running it again does. The target's write lock is held by the test meanwhile, so
+/// the import is certainly still running when the signal comes (it waits for the lock).
+#[tokio::test]
+async fn ctrl_c_during_import_says_how_to_continue() {
+    use sqlx::Connection;
+    use std::io::BufRead as _;
+    let source = fresh_sqlite();
+    drop(seeded(source.url(), 50).await);
+    let file = TempPath::new("xingcun-e2e", ".jsonl");
+    let out = xingcun(&["--database-url", source.url(), "export", &file.as_str()]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let target = fresh_sqlite();
+    let out = xingcun(&["--database-url", target.url(), "migrate"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let mut holder = sqlx::SqliteConnection::connect(target.url())
+        .await
+        .expect("holder");
+    sqlx::query("begin immediate")
+        .execute(&mut holder)
+        .await
+        .expect("hold the write lock");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xingcun"))
+        .args(["--database-url", target.url(), "import", &file.as_str()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start import");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut first = String::new();
+    stderr.read_line(&mut first).expect("first line");
+    assert!(first.starts_with("xingcun: using"), "{first}");
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).expect("rest");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(
+        rest.contains("interrupted") && rest.contains("Run the same command again"),
+        "{rest}"
+    );
+    sqlx::query("rollback")
+        .execute(&mut holder)
+        .await
+        .expect("release");
+    holder.close().await.expect("close");
+
+    let out = xingcun(&["--database-url", target.url(), "import", &file.as_str()]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("head position 50"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
