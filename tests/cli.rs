@@ -847,3 +847,56 @@ async fn ctrl_c_during_import_says_how_to_continue() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// Progress lines are drawn on a terminal (here a pseudo-terminal made by util-linux's
+/// `script`) and never into a pipe or a log.
+#[tokio::test]
+async fn progress_is_drawn_on_a_terminal_only() {
+    let source = fresh_sqlite();
+    drop(seeded(source.url(), 3).await);
+    let out = xingcun(&["--database-url", source.url(), "verify"]);
+    assert!(out.status.success());
+    assert!(
+        !stderr_of(&out).contains("verified up to"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    let on_terminal = |args: &str| {
+        Command::new("script")
+            .args([
+                "-qec",
+                &format!("{} {args}", env!("CARGO_BIN_EXE_xingcun")),
+                "/dev/null",
+            ])
+            .output()
+    };
+    let Ok(out) = on_terminal(&format!("--database-url {} verify", source.url())) else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: `script` (util-linux) not found, skipping the terminal half of progress_is_drawn_on_a_terminal_only"
+        );
+        return;
+    };
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        screen.contains("verified up to position 3 of 3"),
+        "{screen}"
+    );
+
+    let file = TempPath::new("xingcun-e2e", ".jsonl");
+    let out = xingcun(&["--database-url", source.url(), "export", &file.as_str()]);
+    assert!(out.status.success());
+    let target = fresh_sqlite();
+    let out = on_terminal(&format!(
+        "--database-url {} import {}",
+        target.url(),
+        file.as_str()
+    ))
+    .expect("script ran before");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        screen.contains("checking the file:") && screen.contains("imported up to position 3 of 3"),
+        "{screen}"
+    );
+}

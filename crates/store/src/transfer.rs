@@ -338,8 +338,8 @@ pub enum ImportProgress {
 const CHECK_REPORT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Import a whole-log export into an empty database (or continue an interrupted import).
-/// `progress` is called during the checking pass (every quarter second) and after each
-/// batch written. The checking pass runs on a blocking thread, so a caller can stop the
+/// `progress` is called during the checking pass (every quarter second, and once at its
+/// end with the file's count) and after each batch written. The checking pass runs on a blocking thread, so a caller can stop the
 /// import (drop this future) at any point; what was committed stays, and running the
 /// import again continues after it.
 pub async fn import_jsonl<L: EventLog>(
@@ -364,6 +364,9 @@ pub async fn import_jsonl<L: EventLog>(
             }),
         }
     };
+    progress(ImportProgress::Checked {
+        events: summary.events,
+    });
     let existing = log.head_position().await?;
     if existing > 0 {
         let ours = log.read_all_raw(existing - 1, 1).await?;
