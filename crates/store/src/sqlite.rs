@@ -120,6 +120,19 @@ pub async fn foreign_tables(url: &str) -> Result<Vec<String>, StoreError> {
     Ok(if ours { Vec::new() } else { tables })
 }
 
+/// Whether a read-only opening failed for want of the WAL index: SQLite reports it as
+/// `SQLITE_READONLY` (8), `SQLITE_CANTOPEN` (14) or `SQLITE_IOERR` (10) and their extended
+/// codes (`SQLITE_READONLY_CANTINIT`, `SQLITE_IOERR_SHMOPEN` …). Anything else (a file that
+/// is not a database) is reported as it is, not retried.
+fn is_wal_index_failure(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else {
+        return false;
+    };
+    db.code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| matches!(code & 0xff, 8 | 10 | 14))
+}
+
 /// A read-only opening cannot migrate: it checks that the file holds xingcun's log at the
 /// schema this build expects.
 async fn check_schema_current(pool: &SqlitePool, url: &str) -> Result<(), StoreError> {
@@ -220,7 +233,7 @@ impl SqliteStore {
         let pool_options = SqlitePoolOptions::new().max_connections(4);
         let (pool, options) = match pool_options.clone().connect_with(options.clone()).await {
             Ok(pool) => (pool, options),
-            Err(e) if read_only && !in_memory => {
+            Err(e) if read_only && !in_memory && is_wal_index_failure(&e) => {
                 // The WAL index could not be opened: read the file as immutable.
                 tracing::warn!(
                     database = %redact_url(url),
