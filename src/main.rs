@@ -1,29 +1,54 @@
 //! `xingcun`: the command line. Thin: parse, build the config, call the crates.
+//!
+//! Decisions about how the commands meet a person:
+//! - Every command first says, on standard error, which database it uses (a password is
+//!   never shown), so a leftover `DATABASE_URL` is seen before it does anything.
+//! - Commands that create tables (`serve`, `migrate`, `simulate`, `import`) refuse a
+//!   database that holds other tables and no xingcun log yet, unless given
+//!   `--allow-foreign-tables` (see `Store::foreign_tables`).
+//! - Commands that only read (`verify`, `export`, `regions`) open the database read-only and
+//!   work on an auditor's read-only copy; `serve` on a read-only SQLite file serves reads,
+//!   and says at start why writes are refused.
+//! - Progress lines are drawn only when standard error is a terminal; log lines carry ANSI
+//!   colour only then (and never with `NO_COLOR` set).
+//! - Ctrl-C during `simulate` or `import` ends with what was written and what to do next
+//!   (exit code 130).
+//! - An error prints its causes once each: a cause whose text its parent already shows is
+//!   not repeated.
 
+mod commands;
+mod database;
+mod regions;
+
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use clap::{Parser, Subcommand};
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 use xingcun_api::AppState;
 use xingcun_projections::Runtime;
-use xingcun_simulate::{FiguresCounter, Preset, SimConfig};
-use xingcun_store::transfer::{export_jsonl, import_jsonl};
-use xingcun_store::{EventLog, Executor, ManualClock, Store, SystemClock, verify};
+use xingcun_simulate::{Preset, SimConfig};
+use xingcun_store::{Store, SystemClock};
 
-/// 兴村 xingcun — the event-sourced backend of a town-and-village governance app.
+use crate::commands::{
+    INTERRUPTED, Interrupt, export, import, resolve_village, simulate_into, verify,
+};
+use crate::database::{describe_database, refuse_foreign_tables};
+
+/// 兴村 xingcun — the event-sourced backend of a town-and-village governance app
 ///
 /// Every task dispatch, screening rejection, procedure step and bid is an immutable event in
 /// one hash-chained log. With no subcommand, `xingcun` serves HTTP on SQLite (./xingcun.db).
 #[derive(Debug, Parser)]
-#[command(name = "xingcun", version, about, long_about)]
+#[command(name = "xingcun", version)]
 struct Cli {
-    /// Where the event log lives: `sqlite://PATH` (created if missing) or
-    /// `postgres://USER@HOST:PORT/DB`.
+    /// Where the event log lives: `sqlite://PATH` (created if missing; `?mode=ro` to only
+    /// read) or `postgres://USER@HOST:PORT/DB`.
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -33,6 +58,12 @@ struct Cli {
         global = true
     )]
     database_url: String,
+
+    /// Let serve, migrate, simulate and import create xingcun's tables in a database that
+    /// already holds other tables (by default such a database is refused: it is probably
+    /// another application's).
+    #[arg(long, global = true)]
+    allow_foreign_tables: bool,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -62,10 +93,18 @@ enum Command {
     },
     /// Write the log as JSON Lines (one event per line, then an end-of-log trailer).
     Export {
-        /// Only the events concerning this village (12-digit code). Such an extract is for
+        /// Only the events concerning this village: its 12-digit code, or its name where
+        /// no other village in the log has it (`--village 棠村`). Such an extract is for
         /// reading and auditing; it cannot be imported.
         #[arg(long)]
         village: Option<String>,
+        /// With `--village NAME`: look the name up in this town only (its code or name),
+        /// for a name several towns' villages share.
+        #[arg(long, requires = "village")]
+        town: Option<String>,
+        /// Overwrite FILE if it exists (by default an existing file is refused).
+        #[arg(long)]
+        force: bool,
         /// The file to write (`-` for standard output).
         file: PathBuf,
     },
@@ -80,11 +119,10 @@ enum Command {
     /// by issuing real domain commands on a simulated clock. The same seed gives the same
     /// log, byte for byte.
     Simulate {
-        /// How much of Shaoxing: village (one town, 4 villages: seconds), town (澄潭街道),
-        /// county (诸暨市), city (6 counties, 103 towns, 2,119 villages, ~21,000 cadres).
-        #[arg(long, default_value = "city")]
-        preset: Preset,
-        /// Years of history from --start.
+        /// How much of Shaoxing.
+        #[arg(long, value_enum, default_value_t = PresetArg::City)]
+        preset: PresetArg,
+        /// Years of history from --start (2 or more reach 2024, when screening took effect).
         #[arg(long, default_value_t = 3)]
         years: u32,
         /// Seed of the generator.
@@ -101,15 +139,48 @@ enum Command {
     /// Recompute the hash chain over the whole log. Exit code 1 names the first position
     /// that was altered, deleted or inserted; 0 prints the head hash to keep on record.
     Verify,
+    /// List the regions the log holds, with their codes: the city, counties and towns (with
+    /// their number of villages), or one town's villages.
+    Regions {
+        /// List this town's villages (its 12-digit code or its name).
+        #[arg(long)]
+        town: Option<String>,
+    },
+}
+
+/// `--preset`: how much of Shaoxing to simulate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PresetArg {
+    /// One town (澄潭街道), 4 villages: seconds, for tests.
+    Village,
+    /// 澄潭街道 with all its villages.
+    Town,
+    /// 诸暨市.
+    County,
+    /// 6 counties, 103 towns, 2,119 villages, ~21,000 cadres.
+    City,
+}
+
+impl From<PresetArg> for Preset {
+    fn from(p: PresetArg) -> Self {
+        match p {
+            PresetArg::Village => Preset::Village,
+            PresetArg::Town => Preset::Town,
+            PresetArg::County => Preset::County,
+            PresetArg::City => Preset::City,
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -119,54 +190,82 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let code = match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             ExitCode::from(2)
         }
+    };
+    // Dropping a runtime waits for its blocking tasks; after a Ctrl-C, import's checking
+    // pass may still be reading a large file on one. What was committed is committed.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
+}
+
+/// An error and its causes, each said once: a cause whose text is already part of what
+/// has been said (an error that prints its source in its own message) is skipped.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut said = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if said.contains(&text) {
+            continue;
+        }
+        if !said.is_empty() {
+            said.push_str(": ");
+        }
+        said.push_str(&text);
     }
+    said
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let url = cli.database_url.as_str();
     let command = cli.command.unwrap_or(Command::Serve {
         listen: default_listen(),
     });
-    if let Command::Simulate {
-        preset,
-        years,
-        seed,
-        start,
-        daily_progress,
-    } = command
-    {
-        let config = SimConfig {
-            preset,
-            years,
-            seed,
-            start,
-            daily_progress,
-        };
-        return simulate_into(&cli.database_url, &config).await;
-    }
-    // Commands that only read never create a database.
-    let reads_only = matches!(command, Command::Verify | Command::Export { .. });
-    let store = if reads_only {
-        Store::open_existing(&cli.database_url, Arc::new(SystemClock)).await
-    } else {
-        Store::connect(&cli.database_url, Arc::new(SystemClock)).await
-    }
-    .context("opening the event store")?;
+    // Caught from before the first line is printed, so a Ctrl-C at any point of a run that
+    // writes is answered with what was written.
+    let mut interrupt = match command {
+        Command::Import { .. } | Command::Simulate { .. } => Some(Interrupt::install()?),
+        _ => None,
+    };
+    eprintln!("xingcun: using {}", describe_database(url));
+    let clock = || Arc::new(SystemClock);
     match command {
         Command::Serve { listen } => {
             let listen = resolve_listen(&listen).await?;
+            let store = match Store::read_only_reason(url) {
+                Some(reason) => {
+                    let store = Store::open_read_only(url, clock())
+                        .await
+                        .context("opening the event store")?;
+                    tracing::warn!(
+                        %reason,
+                        "serving read-only: reads are answered, every write is refused"
+                    );
+                    store
+                }
+                None => {
+                    refuse_foreign_tables(url, cli.allow_foreign_tables).await?;
+                    Store::connect(url, clock())
+                        .await
+                        .context("opening the event store")?
+                }
+            };
             let cancel = CancellationToken::new();
-            let runtime = Runtime::open(store.clone(), xingcun_projections::all())
-                .await
-                .context("opening the read models")?;
             // The read models follow the log beside the server, each in its own task; they
-            // stop at a batch boundary when the server shuts down.
-            let projections = tokio::spawn(Arc::new(runtime).run(cancel.clone()));
+            // stop at a batch boundary when the server shuts down. On a read-only copy whose
+            // read models cannot be written, the server answers without them.
+            let projections = match Runtime::open(store.clone(), xingcun_projections::all()).await {
+                Ok(runtime) => Some(tokio::spawn(Arc::new(runtime).run(cancel.clone()))),
+                Err(e) if Store::read_only_reason(url).is_some() => {
+                    tracing::warn!(error = %e, "read models unavailable on this read-only copy");
+                    None
+                }
+                Err(e) => return Err(e).context("opening the read models"),
+            };
             let served = xingcun_api::serve(
                 AppState { store },
                 listen,
@@ -176,67 +275,102 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("serving on {listen}"));
             cancel.cancel();
-            let _ = projections.await;
+            if let Some(projections) = projections {
+                let _ = projections.await;
+            }
             served?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Rebuild { names, all } => rebuild(store, names, all).await,
+        Command::Rebuild { names, all } => {
+            refuse_foreign_tables(url, cli.allow_foreign_tables).await?;
+            let store = Store::connect(url, clock())
+                .await
+                .context("opening the event store")?;
+            rebuild(store, names, all).await
+        }
         Command::Migrate => {
+            refuse_foreign_tables(url, cli.allow_foreign_tables).await?;
+            let store = Store::connect(url, clock())
+                .await
+                .context("opening the event store")?;
             println!("migrated: {} database is up to date", store.backend_name());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Export { village, file } => {
-            if let Some(v) = &village {
-                xingcun_domain::RegionId::parse(v)
-                    .map_err(|e| anyhow::anyhow!("--village: {e}"))?;
-            }
-            let summary = if file.as_os_str() == "-" {
-                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-                export_jsonl(&store, &mut out, village.as_deref()).await?
-            } else {
-                let created = std::fs::File::create(&file)
-                    .with_context(|| format!("creating {}", file.display()))?;
-                let mut out = std::io::BufWriter::with_capacity(1 << 20, created);
-                export_jsonl(&store, &mut out, village.as_deref()).await?
+        Command::Export {
+            village,
+            town,
+            force,
+            file,
+        } => {
+            let store = Store::open_read_only(url, clock())
+                .await
+                .context("opening the event store")?;
+            let village = match village {
+                None => None,
+                Some(given) => Some(resolve_village(&store, &given, town.as_deref()).await?),
             };
-            eprintln!(
-                "exported {} events (log head position {}, hash {})",
-                summary.events, summary.head_position, summary.head_hash
-            );
-            Ok(ExitCode::SUCCESS)
+            export(&store, village.as_deref(), force, &file).await
         }
         Command::Import { file } => {
-            let started = std::time::Instant::now();
-            let summary = import_jsonl(&store, &file, |at, total| {
-                let rate = at as f64 / started.elapsed().as_secs_f64().max(0.001);
-                eprint!("\rimported up to position {at} of {total} ({rate:.0} events/s)   ");
-            })
-            .await;
-            eprintln!();
-            let summary = summary.with_context(|| format!("importing {}", file.display()))?;
-            println!(
-                "imported {} events ({} already present from an earlier run); head position {} hash {}",
-                summary.imported, summary.resumed_after, summary.head_position, summary.head_hash
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Simulate { .. } => unreachable!("handled above"),
-        Command::Verify => {
-            let report = verify(&store).await.context("reading the log")?;
-            match &report.first_problem {
-                None => {
-                    println!(
-                        "ok: {} events verified; head position {} hash {}",
-                        report.events, report.head_position, report.head_hash
+            // A file that cannot be read changes nothing: not even a new empty database.
+            std::fs::File::open(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let mut interrupt = interrupt.take().context("interrupt handler")?;
+            let opening = async {
+                refuse_foreign_tables(url, cli.allow_foreign_tables).await?;
+                Store::connect(url, clock())
+                    .await
+                    .context("opening the event store")
+            };
+            let store = tokio::select! {
+                store = opening => store?,
+                () = interrupt.recv() => {
+                    eprintln!(
+                        "interrupted while opening the database: nothing was imported. Run the same \
+                         command again to import."
                     );
-                    Ok(ExitCode::SUCCESS)
+                    return Ok(ExitCode::from(INTERRUPTED));
                 }
-                Some(problem) => {
-                    println!("TAMPERED at position {}: {problem}", problem.position());
-                    println!("{} events verified before it", report.events);
-                    Ok(ExitCode::from(1))
-                }
+            };
+            import(&store, &file, &mut interrupt).await
+        }
+        Command::Simulate {
+            preset,
+            years,
+            seed,
+            start,
+            daily_progress,
+        } => {
+            let mut interrupt = interrupt.take().context("interrupt handler")?;
+            refuse_foreign_tables(url, cli.allow_foreign_tables).await?;
+            let config = SimConfig {
+                preset: preset.into(),
+                years,
+                seed,
+                start,
+                daily_progress,
+            };
+            simulate_into(url, &config, &mut interrupt).await
+        }
+        Command::Verify => {
+            let store = Store::open_read_only(url, clock())
+                .await
+                .context("opening the event store")?;
+            verify(&store).await
+        }
+        Command::Regions { town } => {
+            let store = Store::open_read_only(url, clock())
+                .await
+                .context("opening the event store")?;
+            let directory = regions::Directory::load(&store).await?;
+            if directory.is_empty() {
+                bail!("this log holds no regions (a simulated history does: `xingcun simulate`)");
             }
+            match town {
+                None => print!("{}", directory.outline()),
+                Some(town) => print!("{}", directory.villages_of(directory.town(&town)?)),
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
@@ -297,92 +431,6 @@ async fn rebuild(store: Store, names: Vec<String>, all: bool) -> anyhow::Result<
             "rebuilt {name} in {:.1} s (now serving the new build)",
             started.elapsed().as_secs_f64()
         );
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `xingcun simulate`: the store runs on the simulator's clock.
-async fn simulate_into(database_url: &str, config: &SimConfig) -> anyhow::Result<ExitCode> {
-    let clock = ManualClock::new(
-        config
-            .start
-            .and_hms_opt(0, 0, 0)
-            .unwrap_or_default()
-            .and_utc(),
-    );
-    let store = Store::connect(database_url, Arc::new(clock.clone()))
-        .await
-        .context("opening the event store")?;
-    let executor = Executor::new(store.clone());
-    let started = Instant::now();
-    let mut last_report = Instant::now();
-    let summary = xingcun_simulate::simulate(&executor, &clock, config, |p| {
-        if last_report.elapsed().as_millis() < 500 && p.days_done < p.days_total {
-            return;
-        }
-        last_report = Instant::now();
-        let secs = started.elapsed().as_secs_f64().max(0.001);
-        let done = f64::from(p.days_done) / f64::from(p.days_total.max(1));
-        let left = if done > 0.0 { secs / done - secs } else { 0.0 };
-        let width = 30;
-        let filled = (done * width as f64) as usize;
-        eprint!(
-            "\r[{}{}] {} day {}/{}  {} events  {:.0} events/s  ~{:.0}s left   ",
-            "#".repeat(filled),
-            " ".repeat(width - filled.min(width)),
-            p.simulated_day,
-            p.days_done,
-            p.days_total,
-            p.events,
-            p.events as f64 / secs,
-            left
-        );
-    })
-    .await;
-    eprintln!();
-    let summary = summary.context("simulating")?;
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "simulated {} ({} to {}, seed {}): {} commands, {} events in {:.1}s ({:.0} events/s); {} commands refused by the rules",
-        summary.preset,
-        summary.start,
-        summary.end,
-        summary.seed,
-        summary.commands,
-        summary.events,
-        secs,
-        summary.events as f64 / secs,
-        summary.refused_total()
-    );
-    for (code, n) in &summary.refused_by_stream {
-        println!("  refused {code}: {n}");
-    }
-    // The published figures, counted from the log itself, not from the generator.
-    let mut counter = FiguresCounter::default();
-    let mut after = 0;
-    loop {
-        let page = store.read_all_raw(after, 10_000).await?;
-        let Some(last) = page.last() else { break };
-        after = last.position;
-        page.iter().for_each(|e| counter.add(e));
-    }
-    let f = counter.finish();
-    println!(
-        "from the log: {} towns, {} villages, {} cadres; screening rejections since 2024: {}; procedures: {}",
-        f.towns,
-        f.villages,
-        f.cadres,
-        f.screening_rejections_since(2024),
-        f.procedures()
-    );
-    for (year, n) in &f.assignments_by_year {
-        println!("  tasks reaching villages in {year}: {n}");
-    }
-    if f.assignments_in(2023) > 0
-        && f.assignments_in(2025) > 0
-        && let Some(change) = f.assignment_change_percent(2023, 2025)
-    {
-        println!("  change 2025 against 2023: {change:+.1}%");
     }
     Ok(ExitCode::SUCCESS)
 }

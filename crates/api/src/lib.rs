@@ -35,13 +35,18 @@ async fn healthz() -> impl IntoResponse {
 }
 
 /// Readiness: the event store answers a read. 503 with a reason when it does not.
+/// `read_only` is true when the store was opened read-only (an auditor's copy): reads are
+/// answered, writes refused.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.store.head_position().await {
         Ok(head) => (
             StatusCode::OK,
-            Json(
-                json!({ "status": "ready", "backend": state.store.backend_name(), "head_position": head }),
-            ),
+            Json(json!({
+                "status": "ready",
+                "backend": state.store.backend_name(),
+                "head_position": head,
+                "read_only": state.store.is_read_only(),
+            })),
         ),
         Err(e) => {
             tracing::error!(error = %e, "readiness check failed");
@@ -82,7 +87,7 @@ mod tests {
     use axum::http::Request;
     use http_body_util::BodyExt;
     use tower::ServiceExt;
-    use xingcun_store::testing::fresh_sqlite_url;
+    use xingcun_store::testing::fresh_sqlite;
     use xingcun_store::{Store, SystemClock};
 
     use super::*;
@@ -104,7 +109,8 @@ mod tests {
 
     #[tokio::test]
     async fn health_and_readiness() {
-        let store = Store::connect(&fresh_sqlite_url(), Arc::new(SystemClock))
+        let db = fresh_sqlite();
+        let store = Store::connect(db.url(), Arc::new(SystemClock))
             .await
             .expect("store");
         let app = app(AppState { store });
@@ -119,5 +125,6 @@ mod tests {
             (body["backend"].as_str(), body["head_position"].as_u64()),
             (Some("sqlite"), Some(0))
         );
+        assert_eq!(body["read_only"].as_bool(), Some(false));
     }
 }

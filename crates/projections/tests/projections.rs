@@ -14,7 +14,7 @@ use xingcun_projections::{
     town_dashboard, village_board,
 };
 use xingcun_simulate::{Preset, SimConfig};
-use xingcun_store::testing::{fresh_postgres_url, fresh_sqlite_url};
+use xingcun_store::testing::{TestDatabase, fresh_postgres, fresh_sqlite};
 use xingcun_store::{EventLog, Executor, ManualClock, RecordedEvent, Store};
 
 fn start() -> chrono::DateTime<Utc> {
@@ -37,19 +37,21 @@ async fn simulate_into(store: &Store, clock: &ManualClock, years: u32) {
         .expect("simulate");
 }
 
-async fn sqlite(clock: &ManualClock) -> Store {
-    Store::connect(&fresh_sqlite_url(), Arc::new(clock.clone()))
+/// A fresh store and the guard that removes its database (and read models) afterwards.
+async fn sqlite(clock: &ManualClock) -> (TestDatabase, Store) {
+    let db = fresh_sqlite();
+    let store = Store::connect(db.url(), Arc::new(clock.clone()))
         .await
-        .expect("sqlite")
+        .expect("sqlite");
+    (db, store)
 }
 
-async fn postgres(clock: &ManualClock) -> Option<Store> {
-    let url = fresh_postgres_url().await?;
-    Some(
-        Store::connect(&url, Arc::new(clock.clone()))
-            .await
-            .expect("postgres"),
-    )
+async fn postgres(clock: &ManualClock) -> Option<(TestDatabase, Store)> {
+    let db = fresh_postgres().await?;
+    let store = Store::connect(db.url(), Arc::new(clock.clone()))
+        .await
+        .expect("postgres");
+    Some((db, store))
 }
 
 macro_rules! both {
@@ -59,12 +61,13 @@ macro_rules! both {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 let clock = ManualClock::new(start());
-                $body(super::sqlite(&clock).await, clock).await;
+                let (_db, store) = super::sqlite(&clock).await;
+                $body(store, clock).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 let clock = ManualClock::new(start());
-                if let Some(store) = super::postgres(&clock).await {
+                if let Some((_db, store)) = super::postgres(&clock).await {
                     $body(store, clock).await;
                 }
             }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 use xingcun_simulate::{Preset, SimConfig, SimSummary, published_figures, simulate};
-use xingcun_store::testing::{fresh_postgres_url, fresh_sqlite_url};
+use xingcun_store::testing::{TestDatabase, fresh_postgres, fresh_sqlite};
 use xingcun_store::{EventLog, Executor, ManualClock, RecordedEvent, Store, verify};
 
 /// A village run that spans the pruning of 2024-01-01.
@@ -21,8 +21,11 @@ fn village_config(seed: u64) -> SimConfig {
     }
 }
 
-async fn run(config: &SimConfig) -> (Store, SimSummary) {
-    run_on(&fresh_sqlite_url(), config).await
+/// A run on a fresh SQLite file; the last element deletes it when dropped: keep it.
+async fn run(config: &SimConfig) -> (Store, SimSummary, TestDatabase) {
+    let db = fresh_sqlite();
+    let (store, summary) = run_on(db.url(), config).await;
+    (store, summary, db)
 }
 
 async fn run_on(url: &str, config: &SimConfig) -> (Store, SimSummary) {
@@ -63,7 +66,7 @@ fn log_hash(events: &[RecordedEvent]) -> String {
 #[tokio::test]
 async fn village_history_is_deterministic_verifies_and_counts() {
     let config = village_config(7);
-    let (store, summary) = run(&config).await;
+    let (store, summary, _db1) = run(&config).await;
     let events = all_events(&store).await;
     assert_eq!(events.len() as u64, summary.events);
     assert!(summary.commands > 300, "{summary:?}");
@@ -84,12 +87,12 @@ async fn village_history_is_deterministic_verifies_and_counts() {
     );
 
     // Same seed, same log, byte for byte.
-    let (again, summary_again) = run(&config).await;
+    let (again, summary_again, _db2) = run(&config).await;
     assert_eq!(summary, summary_again);
     assert_eq!(log_hash(&events), log_hash(&all_events(&again).await));
 
     // Another seed, another history.
-    let (other, _) = run(&village_config(8)).await;
+    let (other, _, _db3) = run(&village_config(8)).await;
     assert_ne!(log_hash(&events), log_hash(&all_events(&other).await));
 
     // The figures, counted independently from the event types.
@@ -143,11 +146,12 @@ async fn village_history_is_deterministic_verifies_and_counts() {
 /// writes on SQLite, event for event and hash for hash.
 #[tokio::test]
 async fn postgres_gets_the_same_history() {
-    let Some(url) = fresh_postgres_url().await else {
+    let Some(pg_db) = fresh_postgres().await else {
         return;
     };
+    let url = pg_db.url().to_owned();
     let config = village_config(7);
-    let (sqlite, _) = run(&config).await;
+    let (sqlite, _, _db4) = run(&config).await;
     let (postgres, _) = run_on(&url, &config).await;
     let expected = all_events(&sqlite).await;
     let got = all_events(&postgres).await;
@@ -160,7 +164,7 @@ async fn postgres_gets_the_same_history() {
 /// still verifies.
 #[tokio::test]
 async fn daily_progress_multiplies_the_reports() {
-    let (occasional_store, occasional) = run(&village_config(7)).await;
+    let (occasional_store, occasional, _db5) = run(&village_config(7)).await;
     let occasional_reports = all_events(&occasional_store)
         .await
         .iter()
@@ -170,7 +174,7 @@ async fn daily_progress_multiplies_the_reports() {
         daily_progress: true,
         ..village_config(7)
     };
-    let (store, daily) = run(&daily_config).await;
+    let (store, daily, _db6) = run(&daily_config).await;
     assert!(verify(&store).await.expect("verify").is_intact());
     let events = all_events(&store).await;
     let mut reports: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
@@ -211,7 +215,8 @@ async fn presets_parse_and_an_empty_history_is_refused() {
     );
     assert!("province".parse::<Preset>().is_err());
     let clock = ManualClock::new(chrono::DateTime::UNIX_EPOCH);
-    let store = Store::connect(&fresh_sqlite_url(), Arc::new(clock.clone()))
+    let db = fresh_sqlite();
+    let store = Store::connect(db.url(), Arc::new(clock.clone()))
         .await
         .expect("store");
     let executor = Executor::new(store);
@@ -229,7 +234,7 @@ async fn presets_parse_and_an_empty_history_is_refused() {
 async fn city_history_matches_the_published_figures() {
     let config = SimConfig::new(Preset::City);
     let started = std::time::Instant::now();
-    let (store, summary) = run(&config).await;
+    let (store, summary, _db7) = run(&config).await;
     let events = all_events(&store).await;
     let figures = published_figures(events.iter());
     eprintln!(

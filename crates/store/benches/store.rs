@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sqlx::Row;
 use uuid::Uuid;
-use xingcun_store::testing::{fresh_sqlite_url, replace_database};
+use xingcun_store::testing::{fresh_sqlite, replace_database};
 use xingcun_store::{
     AppendRequest, EventLog, EventMetadata, ExpectedVersion, NewEvent, Store, StreamId, SystemClock,
 };
@@ -374,7 +374,7 @@ async fn bench_backend(name: &str, store: Store, raw: Raw, seconds: u64, events:
         let path = std::path::PathBuf::from(file);
         eprintln!("[{name}] importing {}", path.display());
         let t = Instant::now();
-        let summary = xingcun_store::transfer::import_jsonl(&store, &path, |_, _| {})
+        let summary = xingcun_store::transfer::import_jsonl(&store, &path, |_| {})
             .await
             .expect("import");
         let store_rate = summary.imported as f64 / t.elapsed().as_secs_f64();
@@ -494,10 +494,11 @@ async fn main() {
     let events = env_num("BENCH_EVENTS", 1_000_000);
     let mut report = Vec::new();
 
-    let store = Store::connect(&fresh_sqlite_url(), Arc::new(SystemClock))
+    let (store_db, twin_db) = (fresh_sqlite(), fresh_sqlite());
+    let store = Store::connect(store_db.url(), Arc::new(SystemClock))
         .await
         .expect("sqlite store");
-    let Store::Sqlite(twin) = Store::connect(&fresh_sqlite_url(), Arc::new(SystemClock))
+    let Store::Sqlite(twin) = Store::connect(twin_db.url(), Arc::new(SystemClock))
         .await
         .expect("sqlite twin")
     else {

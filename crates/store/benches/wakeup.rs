@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use xingcun_store::testing::fresh_sqlite_url;
+use xingcun_store::testing::fresh_sqlite;
 use xingcun_store::{
     AppendRequest, EventLog, EventMetadata, ExpectedVersion, NewEvent, Store, StreamId, SystemClock,
 };
@@ -23,7 +23,8 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
-    let url = fresh_sqlite_url();
+    let db = fresh_sqlite();
+    let url = db.url().to_owned();
     let a = Store::connect(&url, Arc::new(SystemClock))
         .await
         .expect("a");

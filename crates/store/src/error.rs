@@ -38,7 +38,11 @@ pub enum StoreError {
     Unavailable(String),
     #[error("the event store is shutting down")]
     Closed,
-    #[error("database error: {0}")]
+    /// The store was opened read-only (an auditor's copy, `?mode=ro`, a file this process
+    /// may not write): reads work, every write is refused, with the reason.
+    #[error("the event store is read-only: {0}; writes are refused")]
+    ReadOnly(String),
+    #[error("database error: {}", describe_sqlx(.0))]
     Database(sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -94,8 +98,31 @@ impl StoreError {
             StoreError::Unavailable(_) | StoreError::Unreachable { .. } | StoreError::Closed => {
                 "UNAVAILABLE"
             }
+            StoreError::ReadOnly(_) => "READ_ONLY",
             _ => "INTERNAL",
         }
+    }
+}
+
+/// A sqlx error as a person can act on it: the server's message without PostgreSQL's
+/// source-line suffix (" at line 948"), a refused or unreachable address named as such
+/// rather than as "pool timed out".
+pub fn describe_sqlx(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        sqlx::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => {
+                "connection refused (is the database server running, on this host and port?)"
+                    .to_owned()
+            }
+            std::io::ErrorKind::TimedOut => "the connection timed out".to_owned(),
+            _ => io.to_string(),
+        },
+        sqlx::Error::PoolTimedOut => {
+            "no connection could be made in time (the server is unreachable or overloaded)"
+                .to_owned()
+        }
+        other => other.to_string(),
     }
 }
 

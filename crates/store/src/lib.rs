@@ -30,6 +30,7 @@ macro_rules! impl_event_log {
                 request: $crate::model::AppendRequest,
                 chain: Option<&$crate::writer::AppendChain>,
             ) -> Result<$crate::writer::PendingAppend, $crate::StoreError> {
+                self.check_writable()?;
                 let request = $crate::admit(request)?;
                 self.writer.enqueue(request, chain).await
             }
@@ -92,6 +93,7 @@ macro_rules! impl_event_log {
                 &self,
                 rows: Vec<$crate::model::RecordedEvent>,
             ) -> Result<u64, $crate::StoreError> {
+                self.check_writable()?;
                 let head = $crate::writer::import_rows(self.log.as_ref(), &rows).await?;
                 $crate::writer::advance(&self.head_tx, head);
                 Ok(head)
@@ -164,7 +166,7 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use subscribe::subscribe;
 pub use upcast::Upcasters;
-pub use verify::{Tamper, VerifyReport, verify};
+pub use verify::{Tamper, VerifyReport, verify, verify_with_progress};
 pub use writer::{AppendChain, PendingAppend};
 
 /// `select <all event columns> from events <tail>` as one `&'static str`.
@@ -370,6 +372,57 @@ impl Store {
                 SqliteStore::open_existing(&sqlite, clock).await?,
             )),
             None => Self::connect(url, clock).await,
+        }
+    }
+
+    /// Open an existing database for reading only: verify, export, regions, and `serve`
+    /// on a read-only SQLite file. Nothing is written, no table created (see
+    /// [`SqliteStore::open_read_only`], [`PostgresStore::open_read_only`]); every append
+    /// is refused with [`StoreError::ReadOnly`].
+    pub async fn open_read_only(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Store::Postgres(
+                PostgresStore::open_read_only(url, clock).await?,
+            ))
+        } else if let Some(sqlite) = Self::sqlite_url(url) {
+            Ok(Store::Sqlite(
+                SqliteStore::open_read_only(&sqlite, clock).await?,
+            ))
+        } else {
+            Err(StoreError::UnsupportedUrl(redact_url(url)))
+        }
+    }
+
+    /// Why the database at `url` can only be read (a SQLite URL with `mode=ro`, a file
+    /// this process may not write), or `None`.
+    pub fn read_only_reason(url: &str) -> Option<String> {
+        Self::sqlite_url(url).and_then(|u| sqlite::read_only_reason(&u))
+    }
+
+    /// Whether appends are refused.
+    pub fn is_read_only(&self) -> bool {
+        match self {
+            Store::Sqlite(s) => s.is_read_only(),
+            Store::Postgres(s) => s.is_read_only(),
+        }
+    }
+
+    /// The tables of the database at `url` that are not xingcun's, as long as xingcun's
+    /// log (`events` and `_sqlx_migrations`) is not there yet; empty when it is, or when
+    /// the database is empty (or, on SQLite, the file does not exist yet).
+    ///
+    /// A leftover `DATABASE_URL` pointing at another application's database would
+    /// otherwise get `events` and `_sqlx_migrations` created in it silently: the commands
+    /// that create tables refuse such a database unless told `--allow-foreign-tables`.
+    /// Once the log is there the database is xingcun's, and tables beside it (read
+    /// models, an operator's own) are not questioned again.
+    pub async fn foreign_tables(url: &str) -> Result<Vec<String>, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            postgres::foreign_tables(url).await
+        } else if let Some(sqlite) = Self::sqlite_url(url) {
+            sqlite::foreign_tables(&sqlite).await
+        } else {
+            Err(StoreError::UnsupportedUrl(redact_url(url)))
         }
     }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -51,6 +51,8 @@ pub struct PostgresStore {
     head: watch::Receiver<u64>,
     clock: Arc<dyn Clock>,
     upcasters: Arc<Upcasters>,
+    /// Opened with [`PostgresStore::open_read_only`]: appends are refused.
+    read_only: bool,
 }
 
 struct PgLog {
@@ -60,27 +62,43 @@ struct PgLog {
 impl PostgresStore {
     /// Connect, apply migrations, start the writer and the LISTEN task.
     pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
-        let unreachable = |e: sqlx::Error| StoreError::Unreachable {
-            url: redact_url(url),
-            reason: e.to_string(),
-        };
-        let options = PgConnectOptions::from_str(url)
-            .map_err(unreachable)?
-            .options([
-                ("lock_timeout", LOCK_TIMEOUT),
-                (
-                    "idle_in_transaction_session_timeout",
-                    IDLE_IN_TRANSACTION_TIMEOUT,
-                ),
-            ]);
+        Self::open(url, clock, false).await
+    }
+
+    /// Connect for reading only (verify, export, regions): no migration, so a command that
+    /// only reads never creates tables (in another application's database, say); the
+    /// schema is checked instead, and appends are refused with [`StoreError::ReadOnly`].
+    pub async fn open_read_only(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        Self::open(url, clock, true).await
+    }
+
+    async fn open(url: &str, clock: Arc<dyn Clock>, read_only: bool) -> Result<Self, StoreError> {
+        let options = connect_options(url)?.options([
+            ("lock_timeout", LOCK_TIMEOUT),
+            (
+                "idle_in_transaction_session_timeout",
+                IDLE_IN_TRANSACTION_TIMEOUT,
+            ),
+        ]);
+        // One plain connection first: a pool only reports "pool timed out" after its
+        // acquire timeout, where this names the cause (refused, no such database, bad
+        // password) at once.
+        let probe = probe(url, &options).await?;
+        let _ = probe.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
-            .map_err(unreachable)?;
-        migrations::postgres().run(&pool).await?;
-        Self::from_pool(pool, clock).await
+            .map_err(|e| unreachable(url, &options, &e))?;
+        if read_only {
+            check_schema_current(&pool, url).await?;
+        } else {
+            migrations::postgres().run(&pool).await?;
+        }
+        let mut store = Self::from_pool(pool, clock).await?;
+        store.read_only = read_only;
+        Ok(store)
     }
 
     async fn from_pool(pool: PgPool, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
@@ -103,6 +121,7 @@ impl PostgresStore {
             head,
             clock,
             upcasters: Arc::new(Upcasters::new()),
+            read_only: false,
         })
     }
 
@@ -114,6 +133,21 @@ impl PostgresStore {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Whether appends are refused (opened with [`PostgresStore::open_read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Appends are refused on a read-only store, before they reach the writer.
+    fn check_writable(&self) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly(
+                "the database was opened read-only".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Write an append inside a transaction and hold it open, holding the log lock, until
@@ -174,21 +208,147 @@ impl HeldAppend {
     }
 }
 
+/// A read-only opening cannot migrate: it checks that the database holds xingcun's log at
+/// the schema this build expects.
+async fn check_schema_current(pool: &PgPool, url: &str) -> Result<(), StoreError> {
+    let latest = migrations::postgres()
+        .iter()
+        .map(|m| m.version)
+        .max()
+        .unwrap_or(0);
+    let present: bool = sqlx::query_scalar(
+        "select to_regclass('_sqlx_migrations') is not null and to_regclass('events') is not null",
+    )
+    .fetch_one(pool)
+    .await?;
+    let applied: Option<i64> = if present {
+        sqlx::query_scalar("select max(version) from _sqlx_migrations where success")
+            .fetch_one(pool)
+            .await?
+    } else {
+        None
+    };
+    let problem = match applied {
+        Some(v) if v >= latest => return Ok(()),
+        Some(_) => "its schema is older than this xingcun's; run `xingcun migrate` first",
+        None => "it holds no xingcun event log (`xingcun migrate` creates one)",
+    };
+    Err(StoreError::Unreachable {
+        url: redact_url(url),
+        reason: format!("cannot read it: {problem}"),
+    })
+}
+
+fn connect_options(url: &str) -> Result<PgConnectOptions, StoreError> {
+    PgConnectOptions::from_str(url).map_err(|e| StoreError::Unreachable {
+        url: redact_url(url),
+        reason: crate::error::describe_sqlx(&e),
+    })
+}
+
+async fn probe(url: &str, options: &PgConnectOptions) -> Result<PgConnection, StoreError> {
+    PgConnection::connect_with(options)
+        .await
+        .map_err(|e| unreachable(url, options, &e))
+}
+
+/// Why a connection failed, with what to do where the cause is clear.
+fn unreachable(url: &str, options: &PgConnectOptions, e: &sqlx::Error) -> StoreError {
+    let host = options.get_host();
+    let port = options.get_port();
+    let database = options.get_database().unwrap_or(options.get_username());
+    let reason = match e {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            format!("connection refused at {host}:{port} (is PostgreSQL running there?)")
+        }
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000") => format!(
+            "the database {database:?} does not exist on {host}:{port}; xingcun creates its tables \
+             but not the database: create it with `createdb -h {host} -p {port} -U {user} {database}` \
+             (or `create database \"{database}\";` in psql)",
+            user = options.get_username(),
+        ),
+        other => crate::error::describe_sqlx(other),
+    };
+    StoreError::Unreachable {
+        url: redact_url(url),
+        reason,
+    }
+}
+
+/// Tables in the database named by `url` that are not xingcun's, when xingcun's log is not
+/// there yet (see [`crate::Store::foreign_tables`]).
+pub async fn foreign_tables(url: &str) -> Result<Vec<String>, StoreError> {
+    let options = connect_options(url)?;
+    let mut conn = probe(url, &options).await?;
+    let ours: bool = sqlx::query_scalar(
+        "select to_regclass('events') is not null and to_regclass('_sqlx_migrations') is not null",
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    let tables = if ours {
+        Vec::new()
+    } else {
+        sqlx::query_scalar(
+            "select n.nspname || '.' || c.relname from pg_class c \
+             join pg_namespace n on n.oid = c.relnamespace \
+             where c.relkind in ('r', 'p', 'v', 'm', 'f') \
+             and n.nspname not in ('pg_catalog', 'information_schema') \
+             and n.nspname not like 'pg\\_toast%' \
+             order by 1 limit 20",
+        )
+        .fetch_all(&mut conn)
+        .await?
+    };
+    let _ = conn.close().await;
+    Ok(tables)
+}
+
+/// First and longest wait before the LISTEN connection is tried again after a failure.
+const LISTEN_RETRY_FIRST: Duration = Duration::from_millis(500);
+const LISTEN_RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// The wait after `retry` when the LISTEN connection fails again: twice as long, at most
+/// [`LISTEN_RETRY_MAX`].
+fn next_listen_retry(retry: Duration) -> Duration {
+    (retry * 2).min(LISTEN_RETRY_MAX)
+}
+
+/// Follows `pg_notify` from every process. While PostgreSQL is away the connection is
+/// retried after 0.5 s, then twice as long each time up to a minute, and each failed try is
+/// logged: the outage shows in the log at once and then ever more rarely, not twice a
+/// second for as long as it lasts. The return of the connection is logged once.
 fn spawn_listener(mut listener: PgListener, head_tx: Arc<watch::Sender<u64>>) {
     tokio::spawn(async move {
+        let mut retry = LISTEN_RETRY_FIRST;
+        let mut failures: u32 = 0;
         loop {
             tokio::select! {
                 () = head_tx.closed() => break,
                 received = listener.recv() => match received {
                     Ok(note) => {
+                        if failures > 0 {
+                            tracing::info!(failures, "LISTEN connection restored");
+                            failures = 0;
+                            retry = LISTEN_RETRY_FIRST;
+                        }
                         if let Ok(head) = note.payload().parse::<u64>() {
                             writer::advance(&head_tx, head);
                         }
                     }
                     Err(e) => {
-                        // PgListener reconnects by itself on the next recv; avoid a hot loop.
-                        tracing::warn!(error = %e, "LISTEN connection lost; reconnecting");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        // PgListener reconnects by itself on the next recv.
+                        failures += 1;
+                        tracing::warn!(
+                            error = %crate::error::describe_sqlx(&e),
+                            failures,
+                            retry_in_secs = retry.as_secs_f32(),
+                            "LISTEN connection to PostgreSQL lost; retrying"
+                        );
+                        tokio::select! {
+                            () = head_tx.closed() => break,
+                            () = tokio::time::sleep(retry) => {}
+                        }
+                        retry = next_listen_retry(retry);
                     }
                 },
             }
@@ -356,3 +516,24 @@ impl_event_log!(
     command: "select position, stream_version, stream_id from events where command_id = $1 order by position",
     bind_command: |command_id| command_id,
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An outage is logged at 0.5 s, 1 s, 2 s … then once a minute: 16 lines in the first
+    /// ten minutes, not 1,200.
+    #[test]
+    fn listen_retries_slow_down_to_once_a_minute() {
+        let mut retry = LISTEN_RETRY_FIRST;
+        let mut waited = Duration::ZERO;
+        let mut tries = 0;
+        while waited < Duration::from_secs(600) {
+            waited += retry;
+            retry = next_listen_retry(retry);
+            tries += 1;
+        }
+        assert_eq!(retry, LISTEN_RETRY_MAX);
+        assert!(tries <= 20, "{tries} tries in ten minutes");
+    }
+}

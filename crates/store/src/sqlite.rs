@@ -42,6 +42,123 @@ pub struct SqliteStore {
     head: watch::Receiver<u64>,
     clock: Arc<dyn Clock>,
     upcasters: Arc<Upcasters>,
+    /// Opened with [`SqliteStore::open_read_only`]: appends are refused.
+    read_only: bool,
+}
+
+/// How a store opens its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Create the file if missing; migrate.
+    Create,
+    /// The file must exist; migrate.
+    Existing,
+    /// The file must exist; write nothing.
+    ReadOnly,
+}
+
+/// Why a SQLite URL can only be read, if it can: the URL asks for it (`mode=ro`,
+/// `immutable=1`), or the file exists and this process may not write it (its permission
+/// bits, a read-only mount). Root ignores permission bits, so for root only the URL and a
+/// read-only mount count.
+pub fn read_only_reason(url: &str) -> Option<String> {
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if key == "mode" && value == "ro" {
+            return Some("the URL asks for read-only access (mode=ro)".into());
+        }
+        if key == "immutable" && (value == "1" || value == "true") {
+            return Some("the URL opens the file as immutable".into());
+        }
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    let file = options.get_filename();
+    if !file.exists() {
+        return None;
+    }
+    match std::fs::OpenOptions::new().write(true).open(file) {
+        Err(e)
+            if e.kind() == std::io::ErrorKind::PermissionDenied
+                || e.kind() == std::io::ErrorKind::ReadOnlyFilesystem =>
+        {
+            Some(format!(
+                "{} is not writable by this process ({e})",
+                file.display()
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Tables in the SQLite file named by `url` that are not xingcun's, when xingcun's log is
+/// not there yet; nothing for a file that does not exist (see
+/// [`crate::Store::foreign_tables`]).
+pub async fn foreign_tables(url: &str) -> Result<Vec<String>, StoreError> {
+    let unreachable = |e: sqlx::Error| StoreError::Unreachable {
+        url: redact_url(url),
+        reason: crate::error::describe_sqlx(&e),
+    };
+    let options = SqliteConnectOptions::from_str(url).map_err(unreachable)?;
+    // A file that cannot be written is refused by the opening for writing, with the reason.
+    if !options.get_filename().exists() || read_only_reason(url).is_some() {
+        return Ok(Vec::new());
+    }
+    let mut conn =
+        SqliteConnection::connect_with(&options.read_only(true).create_if_missing(false))
+            .await
+            .map_err(unreachable)?;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "select name from sqlite_master where type in ('table', 'view') \
+         and name not like 'sqlite\\_%' escape '\\' order by 1",
+    )
+    .fetch_all(&mut conn)
+    .await?;
+    let _ = conn.close().await;
+    let ours = ["events", "_sqlx_migrations"]
+        .iter()
+        .all(|t| tables.iter().any(|n| n == t));
+    Ok(if ours { Vec::new() } else { tables })
+}
+
+/// Whether a read-only opening failed for want of the WAL index: SQLite reports it as
+/// `SQLITE_READONLY` (8), `SQLITE_CANTOPEN` (14) or `SQLITE_IOERR` (10) and their extended
+/// codes (`SQLITE_READONLY_CANTINIT`, `SQLITE_IOERR_SHMOPEN` …). Anything else (a file that
+/// is not a database) is reported as it is, not retried.
+fn is_wal_index_failure(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else {
+        return false;
+    };
+    db.code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| matches!(code & 0xff, 8 | 10 | 14))
+}
+
+/// A read-only opening cannot migrate: it checks that the file holds xingcun's log at the
+/// schema this build expects.
+async fn check_schema_current(pool: &SqlitePool, url: &str) -> Result<(), StoreError> {
+    let latest = migrations::sqlite()
+        .iter()
+        .map(|m| m.version)
+        .max()
+        .unwrap_or(0);
+    let applied: Result<Option<i64>, sqlx::Error> =
+        sqlx::query_scalar("select max(version) from _sqlx_migrations where success")
+            .fetch_one(pool)
+            .await;
+    let problem = match applied {
+        Ok(Some(v)) if v >= latest => return Ok(()),
+        Ok(_) => {
+            "its schema is older than this xingcun's; run `xingcun migrate` on a writable copy"
+        }
+        Err(sqlx::Error::Database(db)) if db.message().contains("no such table") => {
+            "it holds no xingcun event log"
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Err(StoreError::Unreachable {
+        url: redact_url(url),
+        reason: format!("cannot read it read-only: {problem}"),
+    })
 }
 
 struct SqliteLog {
@@ -50,26 +167,39 @@ struct SqliteLog {
 
 impl SqliteStore {
     /// Open (creating if missing) the database file named by a `sqlite://PATH` URL, apply
-    /// migrations, and start the writer.
+    /// migrations, and start the writer. A URL that asks for read-only access
+    /// (`?mode=ro`, `?immutable=1`) is refused: this opening is for writing.
     pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
-        Self::open(url, clock, true).await
+        Self::open(url, clock, Access::Create).await
     }
 
-    /// Open an existing database file; a missing one is an error, never created. For
-    /// commands that only read (verify, export): a mistyped path must not answer "ok: 0
-    /// events" over a new empty file.
+    /// Open an existing database file; a missing one is an error, never created.
     pub async fn open_existing(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
-        Self::open(url, clock, false).await
+        Self::open(url, clock, Access::Existing).await
     }
 
-    async fn open(url: &str, clock: Arc<dyn Clock>, create: bool) -> Result<Self, StoreError> {
+    /// Open an existing database file for reading only (verify, export, an auditor's copy,
+    /// `serve` on a read-only file): nothing is written to it, not even the journal mode
+    /// or a migration, and every append is refused with [`StoreError::ReadOnly`].
+    ///
+    /// A database in WAL mode is read through its `-shm` index. If that cannot be opened or
+    /// created (a read-only directory without one, as an auditor who is not the owner
+    /// meets it), the file is opened `immutable=1` instead: SQLite then reads it without
+    /// any locking, which is right for a copy nobody writes and means that appends another
+    /// process makes meanwhile are not seen (logged as a warning).
+    pub async fn open_read_only(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        Self::open(url, clock, Access::ReadOnly).await
+    }
+
+    async fn open(url: &str, clock: Arc<dyn Clock>, access: Access) -> Result<Self, StoreError> {
         let unreachable = |e: sqlx::Error| StoreError::Unreachable {
             url: redact_url(url),
-            reason: e.to_string(),
+            reason: crate::error::describe_sqlx(&e),
         };
         let options = SqliteConnectOptions::from_str(url).map_err(unreachable)?;
         let file = options.get_filename();
-        if !create && file != std::path::Path::new(":memory:") && !file.exists() {
+        let in_memory = file == std::path::Path::new(":memory:");
+        if access != Access::Create && !in_memory && !file.exists() {
             return Err(StoreError::Unreachable {
                 url: redact_url(url),
                 reason: format!(
@@ -78,26 +208,59 @@ impl SqliteStore {
                 ),
             });
         }
+        let read_only = access == Access::ReadOnly;
+        if !read_only && let Some(reason) = read_only_reason(url) {
+            return Err(StoreError::ReadOnly(reason));
+        }
         let options = options
-            .create_if_missing(create)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .create_if_missing(access == Access::Create)
+            .read_only(read_only)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
             // A city's log outgrows SQLite's default 2 MiB page cache within months; the
             // random-key indexes (event ids, stream ids) then miss it on every insert.
             // Negative = KiB, per connection, allocated only as pages are touched.
             .pragma("cache_size", format!("-{}", SQLITE_CACHE_KIB));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options.clone())
-            .await
-            .map_err(unreachable)?;
-        migrations::sqlite().run(&pool).await?;
+        // Setting the journal mode writes to the file: only a writable opening does it (a
+        // read-only one reads the mode the file was written in).
+        let options = if read_only {
+            options
+        } else {
+            options
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+        };
+        let pool_options = SqlitePoolOptions::new().max_connections(4);
+        let (pool, options) = match pool_options.clone().connect_with(options.clone()).await {
+            Ok(pool) => (pool, options),
+            Err(e) if read_only && !in_memory && is_wal_index_failure(&e) => {
+                // The WAL index could not be opened: read the file as immutable.
+                tracing::warn!(
+                    database = %redact_url(url),
+                    error = %crate::error::describe_sqlx(&e),
+                    "cannot open the database read-only with its WAL index; reading it as immutable \
+                     (appends another process makes meanwhile will not be seen)"
+                );
+                let options = options.immutable(true);
+                let pool = pool_options
+                    .connect_with(options.clone())
+                    .await
+                    .map_err(unreachable)?;
+                (pool, options)
+            }
+            Err(e) => return Err(unreachable(e)),
+        };
+        if read_only {
+            check_schema_current(&pool, url).await?;
+        } else {
+            migrations::sqlite().run(&pool).await?;
+        }
         let watcher = SqliteConnection::connect_with(&options)
             .await
             .map_err(unreachable)?;
-        Self::from_pool(pool, watcher, clock).await
+        let mut store = Self::from_pool(pool, watcher, clock).await?;
+        store.read_only = read_only;
+        Ok(store)
     }
 
     async fn from_pool(
@@ -122,7 +285,23 @@ impl SqliteStore {
             head,
             clock,
             upcasters: Arc::new(Upcasters::new()),
+            read_only: false,
         })
+    }
+
+    /// Whether appends are refused (opened with [`SqliteStore::open_read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Appends are refused on a read-only store, before they reach the writer.
+    fn check_writable(&self) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly(
+                "the database was opened read-only".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Read events through these upcasters from now on.

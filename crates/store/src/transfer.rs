@@ -18,6 +18,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -252,15 +253,55 @@ fn scan(
     }
 }
 
+/// The village named in the trailer of a village extract (`xingcun export --village`),
+/// read from the end of the file; `None` for a whole log or a file without a readable
+/// trailer (the full check then says what is wrong with it).
+fn extract_village(path: &Path) -> Result<Option<String>, TransferError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let io = |source| TransferError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    // A trailer is well under 1 KiB; 4 KiB leaves room for any village code.
+    let tail_len = len.min(4096);
+    file.seek(SeekFrom::Start(len - tail_len)).map_err(io)?;
+    let mut tail = Vec::with_capacity(tail_len as usize);
+    file.take(tail_len).read_to_end(&mut tail).map_err(io)?;
+    let tail = String::from_utf8_lossy(&tail);
+    let Some(last) = tail.trim_end_matches(['\n', '\r']).rsplit('\n').next() else {
+        return Ok(None);
+    };
+    Ok(serde_json::from_str::<Trailer>(last)
+        .ok()
+        .and_then(|t| t.end.village))
+}
+
 /// Check a file without importing it: every line parses, the chain verifies, the trailer
 /// matches. Returns the trailer.
 pub fn check_file(path: &Path) -> Result<ExportSummary, TransferError> {
+    check_file_counting(path, &AtomicU64::new(0))
+}
+
+/// [`check_file`], counting the events checked so far into `checked` (read by another
+/// task to show progress).
+pub fn check_file_counting(
+    path: &Path,
+    checked: &AtomicU64,
+) -> Result<ExportSummary, TransferError> {
+    // A village extract holds a chain with gaps, so the chain check would fail on its second
+    // event with "hash chain broken"; its trailer says what it is, so that is read first.
+    if let Some(village) = extract_village(path)? {
+        return Err(TransferError::Partial { village });
+    }
     let mut chain = ChainChecker::default();
     let summary = scan(path, |line, e| {
         chain.check(&e).map_err(|t| TransferError::Line {
             line,
             reason: format!("hash chain broken: {t}"),
         })?;
+        checked.fetch_add(1, Ordering::Relaxed);
         Ok(true)
     })?;
     let (head_position, head_hash) = chain.head();
@@ -284,14 +325,48 @@ pub struct ImportSummary {
     pub head_hash: String,
 }
 
+/// How far an import has got, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportProgress {
+    /// The first pass: this many events of the file checked (lines and hash chain).
+    Checked { events: u64 },
+    /// The second pass: the log's head is at `position` of the file's `of`.
+    Loaded { position: u64, of: u64 },
+}
+
+/// How often the first pass reports how many events it has checked.
+const CHECK_REPORT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Import a whole-log export into an empty database (or continue an interrupted import).
-/// `progress` is called with the position reached after each batch.
+/// `progress` is called during the checking pass (every quarter second, and once at its
+/// end with the file's count) and after each batch written. The checking pass runs on a blocking thread, so a caller can stop the
+/// import (drop this future) at any point; what was committed stays, and running the
+/// import again continues after it.
 pub async fn import_jsonl<L: EventLog>(
     log: &L,
     path: &Path,
-    mut progress: impl FnMut(u64, u64),
+    mut progress: impl FnMut(ImportProgress),
 ) -> Result<ImportSummary, TransferError> {
-    let summary = check_file(path)?;
+    let checked = std::sync::Arc::new(AtomicU64::new(0));
+    let mut check = tokio::task::spawn_blocking({
+        let path = path.to_owned();
+        let checked = checked.clone();
+        move || check_file_counting(&path, &checked)
+    });
+    let mut ticks = tokio::time::interval(CHECK_REPORT_EVERY);
+    let summary = loop {
+        tokio::select! {
+            done = &mut check => break done.map_err(|e| {
+                TransferError::Store(StoreError::InvalidInput(format!("checker failed: {e}")))
+            })??,
+            _ = ticks.tick() => progress(ImportProgress::Checked {
+                events: checked.load(Ordering::Relaxed),
+            }),
+        }
+    };
+    progress(ImportProgress::Checked {
+        events: summary.events,
+    });
     let existing = log.head_position().await?;
     if existing > 0 {
         let ours = log.read_all_raw(existing - 1, 1).await?;
@@ -340,7 +415,10 @@ pub async fn import_jsonl<L: EventLog>(
         let rows = next?;
         imported += rows.len() as u64;
         let head = log.import_batch(rows).await?;
-        progress(head, summary.head_position);
+        progress(ImportProgress::Loaded {
+            position: head,
+            of: summary.head_position,
+        });
     }
     reader.await.map_err(|e| {
         TransferError::Store(StoreError::InvalidInput(format!("reader failed: {e}")))

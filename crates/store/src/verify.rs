@@ -196,6 +196,14 @@ impl ChainChecker {
 
 /// Recompute the whole chain, streaming the log in pages (bounded memory).
 pub async fn verify<L: EventLog>(log: &L) -> Result<VerifyReport, StoreError> {
+    verify_with_progress(log, |_| {}).await
+}
+
+/// [`verify`], calling `progress` with the last position checked after every page.
+pub async fn verify_with_progress<L: EventLog>(
+    log: &L,
+    mut progress: impl FnMut(u64),
+) -> Result<VerifyReport, StoreError> {
     let mut checker = ChainChecker::default();
     let mut after = 0;
     loop {
@@ -233,6 +241,7 @@ pub async fn verify<L: EventLog>(log: &L) -> Result<VerifyReport, StoreError> {
                 });
             }
         }
+        progress(after);
     }
     let (head_position, head_hash) = checker.head();
     Ok(VerifyReport {

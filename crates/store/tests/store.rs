@@ -14,7 +14,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use xingcun_domain::{Actor, Aggregate, CommandContext, DomainEvent, Rejection};
-use xingcun_store::testing::{fresh_postgres_url, fresh_sqlite_url};
+use xingcun_store::testing::{TempPath, TestDatabase, fresh_postgres, fresh_sqlite};
 use xingcun_store::{
     AppendRequest, Clock, CommandMeta, EventLog, EventMetadata, ExecuteError, Executor,
     ExpectedVersion, ManualClock, NewEvent, PostgresStore, SqliteStore, Store, StoreError,
@@ -29,19 +29,22 @@ fn clock() -> ManualClock {
     )
 }
 
-async fn sqlite_store(clock: &ManualClock) -> Store {
-    Store::connect(&fresh_sqlite_url(), Arc::new(clock.clone()))
+/// A store on a fresh SQLite file, and the guard that deletes the file: keep it alive.
+async fn sqlite_store(clock: &ManualClock) -> (Store, TestDatabase) {
+    let db = fresh_sqlite();
+    let store = Store::connect(db.url(), Arc::new(clock.clone()))
         .await
-        .expect("sqlite store")
+        .expect("sqlite store");
+    (store, db)
 }
 
-async fn postgres_store(clock: &ManualClock) -> Option<Store> {
-    let url = fresh_postgres_url().await?;
-    Some(
-        Store::connect(&url, Arc::new(clock.clone()))
-            .await
-            .expect("postgres store"),
-    )
+/// A store on a fresh PostgreSQL database, and the guard that drops it: keep it alive.
+async fn postgres_store(clock: &ManualClock) -> Option<(Store, TestDatabase)> {
+    let db = fresh_postgres().await?;
+    let store = Store::connect(db.url(), Arc::new(clock.clone()))
+        .await
+        .expect("postgres store");
+    Some((store, db))
 }
 
 macro_rules! both {
@@ -51,12 +54,13 @@ macro_rules! both {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 let clock = clock();
-                $body(sqlite_store(&clock).await, clock).await;
+                let (store, _db) = sqlite_store(&clock).await;
+                $body(store, clock).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 let clock = clock();
-                if let Some(store) = postgres_store(&clock).await {
+                if let Some((store, _db)) = postgres_store(&clock).await {
                     $body(store, clock).await;
                 }
             }
@@ -304,9 +308,10 @@ both!(no_missed_events, followers_see_every_position);
 /// open, writer B tries to commit, the reader reads, A commits, the reader reads again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_reader_never_skips_an_uncommitted_append() {
-    let Some(url) = fresh_postgres_url().await else {
+    let Some(pg_db) = fresh_postgres().await else {
         return;
     };
+    let url = pg_db.url().to_owned();
     let clock = clock();
     let store = PostgresStore::connect(&url, Arc::new(clock.clone()))
         .await
@@ -409,9 +414,10 @@ both!(subscription, subscription_catches_up_then_follows);
 /// other through LISTEN/NOTIFY.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_notify_reaches_other_instances() {
-    let Some(url) = fresh_postgres_url().await else {
+    let Some(pg_db) = fresh_postgres().await else {
         return;
     };
+    let url = pg_db.url().to_owned();
     let one = PostgresStore::connect(&url, Arc::new(clock()))
         .await
         .expect("instance one");
@@ -682,11 +688,13 @@ both!(verify_inserted, verify_names_an_inserted_event);
 /// whatever key order or whitespace the payload arrived with.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hashes_are_identical_across_backends() {
-    let Some(pg_url) = fresh_postgres_url().await else {
+    let Some(pg_db) = fresh_postgres().await else {
         return;
     };
+    let pg_url = pg_db.url().to_owned();
     let clock = clock();
-    let sqlite = Store::connect(&fresh_sqlite_url(), Arc::new(clock.clone()))
+    let sqlite_db = fresh_sqlite();
+    let sqlite = Store::connect(sqlite_db.url(), Arc::new(clock.clone()))
         .await
         .expect("sqlite");
     let postgres = Store::connect(&pg_url, Arc::new(clock.clone()))
@@ -1057,7 +1065,8 @@ both!(executor, executor_decides_appends_and_retries);
 
 #[tokio::test]
 async fn sqlite_store_type_is_usable_directly() {
-    let store = SqliteStore::connect(&fresh_sqlite_url(), Arc::new(clock()))
+    let db = fresh_sqlite();
+    let store = SqliteStore::connect(db.url(), Arc::new(clock()))
         .await
         .expect("store");
     store
@@ -1164,7 +1173,7 @@ async fn pipeline_writes_what_execute_writes(store: Store, clock: ManualClock) {
     assert_eq!(pipeline.in_flight(), 0);
 
     let reference_clock = self::clock();
-    let reference = sqlite_store(&reference_clock).await;
+    let (reference, _reference_db) = sqlite_store(&reference_clock).await;
     let one_by_one = Executor::new(reference.clone());
     for (i, got) in decided.iter().enumerate() {
         let (id, command, meta) = script(i as u32);
@@ -1255,18 +1264,16 @@ both!(
 // ---------------------------------------------------------------- export and import
 
 mod transfer {
-    use std::path::PathBuf;
-
     use xingcun_store::transfer::{TransferError, check_file, export_jsonl, import_jsonl};
 
     use super::*;
 
-    fn temp_file(tag: &str) -> PathBuf {
-        std::env::temp_dir().join(format!("xingcun-{tag}-{}.jsonl", Uuid::new_v4().simple()))
+    fn temp_file(tag: &str) -> TempPath {
+        TempPath::new(&format!("xingcun-{tag}"), ".jsonl")
     }
 
-    async fn seeded_sqlite(n: i64) -> Store {
-        let store = sqlite_store(&clock()).await;
+    async fn seeded_sqlite(n: i64) -> (Store, TestDatabase) {
+        let (store, db) = sqlite_store(&clock()).await;
         for i in 1..=n {
             let village = if i % 2 == 0 {
                 "330681104201"
@@ -1281,22 +1288,22 @@ mod transfer {
             req.metadata.regions = vec![village.into()];
             store.append(req).await.expect("seed");
         }
-        store
+        (store, db)
     }
 
-    async fn export_to_file(store: &Store, tag: &str) -> (PathBuf, Vec<u8>) {
+    async fn export_to_file(store: &Store, tag: &str) -> (TempPath, Vec<u8>) {
         let path = temp_file(tag);
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path.path()).expect("create"));
         export_jsonl(store, &mut out, None).await.expect("export");
         drop(out);
-        let bytes = std::fs::read(&path).expect("read back");
+        let bytes = std::fs::read(path.path()).expect("read back");
         (path, bytes)
     }
 
     async fn round_trip_into(target: Store) {
-        let source = seeded_sqlite(60).await;
+        let (source, _source_db) = seeded_sqlite(60).await;
         let (path, original) = export_to_file(&source, "src").await;
-        let summary = import_jsonl(&target, &path, |_, _| {})
+        let summary = import_jsonl(&target, path.path(), |_| {})
             .await
             .expect("import");
         assert_eq!(
@@ -1328,28 +1335,29 @@ mod transfer {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite_export_imports_into_sqlite_identically() {
-        round_trip_into(sqlite_store(&clock()).await).await;
+        let (target, _db) = sqlite_store(&clock()).await;
+        round_trip_into(target).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite_export_imports_into_postgres_identically() {
-        if let Some(target) = postgres_store(&clock()).await {
+        if let Some((target, _db)) = postgres_store(&clock()).await {
             round_trip_into(target).await;
         }
     }
 
-    fn rewrite(path: &std::path::Path, edit: impl FnOnce(&mut Vec<String>)) -> PathBuf {
-        let text = std::fs::read_to_string(path).expect("read");
+    fn rewrite(path: &TempPath, edit: impl FnOnce(&mut Vec<String>)) -> TempPath {
+        let text = std::fs::read_to_string(path.path()).expect("read");
         let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
         edit(&mut lines);
         let out = temp_file("edited");
-        std::fs::write(&out, lines.join("\n") + "\n").expect("write");
+        std::fs::write(out.path(), lines.join("\n") + "\n").expect("write");
         out
     }
 
     async fn refused_and_nothing_imported(path: &std::path::Path) -> TransferError {
-        let target = sqlite_store(&clock()).await;
-        let err = import_jsonl(&target, path, |_, _| {})
+        let (target, _target_db) = sqlite_store(&clock()).await;
+        let err = import_jsonl(&target, path, |_| {})
             .await
             .expect_err("refused");
         assert_eq!(
@@ -1362,15 +1370,15 @@ mod transfer {
 
     #[tokio::test]
     async fn bad_files_are_refused_naming_the_problem() {
-        let source = seeded_sqlite(10).await;
+        let (source, _source_db) = seeded_sqlite(10).await;
         let (path, bytes) = export_to_file(&source, "bad").await;
 
         let garbled = rewrite(&path, |l| l[6] = "{not json".into());
-        let err = refused_and_nothing_imported(&garbled).await;
+        let err = refused_and_nothing_imported(garbled.path()).await;
         assert!(matches!(err, TransferError::Line { line: 7, .. }), "{err}");
 
         let altered = rewrite(&path, |l| l[4] = l[4].replace("\"n\":3", "\"n\":33"));
-        let err = refused_and_nothing_imported(&altered).await;
+        let err = refused_and_nothing_imported(altered.path()).await;
         assert!(
             matches!(&err, TransferError::Line { line: 5, reason } if reason.contains("hash chain")),
             "{err}"
@@ -1379,16 +1387,16 @@ mod transfer {
         let dropped = rewrite(&path, |l| {
             l.remove(3);
         });
-        let err = refused_and_nothing_imported(&dropped).await;
+        let err = refused_and_nothing_imported(dropped.path()).await;
         assert!(matches!(err, TransferError::Line { line: 4, .. }), "{err}");
 
         let cut_mid_line = temp_file("cut");
-        std::fs::write(&cut_mid_line, &bytes[..bytes.len() / 2]).expect("write");
-        let err = refused_and_nothing_imported(&cut_mid_line).await;
+        std::fs::write(cut_mid_line.path(), &bytes[..bytes.len() / 2]).expect("write");
+        let err = refused_and_nothing_imported(cut_mid_line.path()).await;
         assert!(matches!(err, TransferError::Truncated { .. }), "{err}");
 
         let cut_at_line = rewrite(&path, |l| l.truncate(12));
-        let err = refused_and_nothing_imported(&cut_at_line).await;
+        let err = refused_and_nothing_imported(cut_at_line.path()).await;
         assert!(
             matches!(err, TransferError::Truncated { lines: 12, .. }),
             "{err}"
@@ -1399,18 +1407,16 @@ mod transfer {
             .await
             .expect("village export");
         let village_path = temp_file("village");
-        std::fs::write(&village_path, &village).expect("write");
-        let err = refused_and_nothing_imported(&village_path).await;
+        std::fs::write(village_path.path(), &village).expect("write");
+        let err = refused_and_nothing_imported(village_path.path()).await;
+        // Named as what it is, not as a broken chain (its chain has gaps by design).
         assert!(
-            matches!(
-                err,
-                TransferError::Partial { .. } | TransferError::Line { .. }
-            ),
+            matches!(&err, TransferError::Partial { village } if village == "330681104201"),
             "{err}"
         );
 
-        let occupied = seeded_sqlite(1).await;
-        let err = import_jsonl(&occupied, &path, |_, _| {})
+        let (occupied, _occupied_db) = seeded_sqlite(1).await;
+        let err = import_jsonl(&occupied, path.path(), |_| {})
             .await
             .expect_err("not empty");
         assert!(
@@ -1418,12 +1424,12 @@ mod transfer {
             "{err}"
         );
         assert_eq!(occupied.head_position().await.expect("head"), 2);
-        assert!(check_file(&path).is_ok());
+        assert!(check_file(path.path()).is_ok());
     }
 
     #[tokio::test]
     async fn village_export_holds_only_that_village() {
-        let source = seeded_sqlite(10).await;
+        let (source, _source_db) = seeded_sqlite(10).await;
         let mut out = Vec::new();
         let summary = export_jsonl(&source, &mut out, Some("330681104201"))
             .await
@@ -1440,20 +1446,20 @@ mod transfer {
 
     #[tokio::test]
     async fn an_interrupted_import_resumes_without_duplicates() {
-        let source = seeded_sqlite(30).await;
+        let (source, _source_db) = seeded_sqlite(30).await;
         let (path, original) = export_to_file(&source, "resume").await;
-        let target = sqlite_store(&clock()).await;
+        let (target, _target_db) = sqlite_store(&clock()).await;
         // The first run got 17 events in before it was killed.
         let first = source.read_all_raw(0, 17).await.expect("read");
         target.import_batch(first).await.expect("partial import");
-        let summary = import_jsonl(&target, &path, |_, _| {})
+        let summary = import_jsonl(&target, path.path(), |_| {})
             .await
             .expect("resume");
         assert_eq!((summary.resumed_after, summary.imported), (17, 43));
         let (_, again) = export_to_file(&target, "resumed").await;
         assert_eq!(again, original);
         // Running it once more finds everything there and writes nothing.
-        let summary = import_jsonl(&target, &path, |_, _| {})
+        let summary = import_jsonl(&target, path.path(), |_| {})
             .await
             .expect("idempotent");
         assert_eq!((summary.resumed_after, summary.imported), (60, 0));
@@ -1661,7 +1667,7 @@ both!(unreadable_event, an_unreadable_event_is_named_and_read_past);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_number_beyond_a_double_is_named() {
     let clock = clock();
-    let Some(store) = postgres_store(&clock).await else {
+    let Some((store, _db)) = postgres_store(&clock).await else {
         return;
     };
     seed_five(&store).await;
@@ -1817,7 +1823,7 @@ both!(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_refuses_insert_or_replace() {
-    let store = sqlite_store(&clock()).await;
+    let (store, _store_db) = sqlite_store(&clock()).await;
     seed_five(&store).await;
     let Store::Sqlite(s) = &store else {
         unreachable!()
@@ -1837,7 +1843,8 @@ async fn sqlite_refuses_insert_or_replace() {
 
 #[tokio::test]
 async fn commands_that_only_read_never_create_a_database() {
-    let path = std::env::temp_dir().join(format!("xingcun-test-{}.db", Uuid::new_v4().simple()));
+    let missing = TempPath::new("xingcun-test", ".db");
+    let path = missing.path();
     let err = Store::open_existing(&format!("sqlite://{}", path.display()), Arc::new(clock()))
         .await
         .err()
@@ -1850,7 +1857,8 @@ async fn commands_that_only_read_never_create_a_database() {
 /// through `PRAGMA data_version`, without the subscription's slow fallback poll.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_appends_by_another_process_wake_this_one() {
-    let url = fresh_sqlite_url();
+    let db = fresh_sqlite();
+    let url = db.url().to_owned();
     let clock = clock();
     let a = Store::connect(&url, Arc::new(clock.clone()))
         .await
@@ -1875,19 +1883,19 @@ async fn sqlite_appends_by_another_process_wake_this_one() {
 /// written (it used to commit a first batch into PostgreSQL and then fail on every rerun).
 async fn import_refuses_what_append_refuses(store: Store, clock: ManualClock) {
     use xingcun_store::transfer::{TransferError, export_jsonl, import_jsonl};
-    let source = sqlite_store(&clock).await;
+    let (source, _source_db) = sqlite_store(&clock).await;
     seed_five(&source).await;
     let mut out = Vec::new();
     export_jsonl(&source, &mut out, None).await.expect("export");
     let text = String::from_utf8(out).expect("utf-8");
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     lines[3] = lines[3].replace("\"TaskDrafted\"", "\"Task\\u0000Drafted\"");
-    let path = std::env::temp_dir().join(format!("xingcun-test-{}.jsonl", Uuid::new_v4().simple()));
-    std::fs::write(&path, lines.join("\n") + "\n").expect("write");
-    let err = import_jsonl(&store, &path, |_, _| {})
+    let file = TempPath::new("xingcun-test", ".jsonl");
+    let path = file.path();
+    std::fs::write(path, lines.join("\n") + "\n").expect("write");
+    let err = import_jsonl(&store, path, |_| {})
         .await
         .expect_err("refused");
-    let _ = std::fs::remove_file(&path);
     assert!(matches!(err, TransferError::Line { line: 4, .. }), "{err}");
     assert_eq!(store.head_position().await.expect("head"), 0);
 }
@@ -1925,9 +1933,10 @@ async fn lock_holder_child() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_writer_stopped_holding_the_log_lock_does_not_stall_the_others() {
     use std::io::BufRead as _;
-    let Some(url) = fresh_postgres_url().await else {
+    let Some(pg_db) = fresh_postgres().await else {
         return;
     };
+    let url = pg_db.url().to_owned();
     let store = Store::connect(&url, Arc::new(clock()))
         .await
         .expect("store");
@@ -1981,4 +1990,73 @@ async fn postgres_a_writer_stopped_holding_the_log_lock_does_not_stall_the_other
         "the stopped writer's append was rolled back"
     );
     assert!(verify(&store).await.expect("verify").is_intact());
+}
+
+/// A store opened read-only answers reads and refuses every append with the reason,
+/// before the writer (nothing is written to the file).
+#[tokio::test]
+async fn a_read_only_store_reads_and_refuses_appends() {
+    let (store, db) = sqlite_store(&clock()).await;
+    seed_five(&store).await;
+    drop(store);
+    let url = format!("{}?mode=ro", db.url());
+    assert!(Store::read_only_reason(&url).is_some_and(|r| r.contains("mode=ro")));
+    let err = Store::connect(&url, Arc::new(clock()))
+        .await
+        .err()
+        .expect("a read-only URL cannot be opened for writing");
+    assert!(matches!(err, StoreError::ReadOnly(_)), "{err}");
+    let ro = Store::open_read_only(&url, Arc::new(clock()))
+        .await
+        .expect("read-only");
+    assert!(ro.is_read_only());
+    assert_eq!(ro.head_position().await.expect("head"), 5);
+    assert!(verify(&ro).await.expect("verify").is_intact());
+    let err = ro
+        .append(request(
+            "task-new",
+            ExpectedVersion::Exact(0),
+            vec![event("TaskDrafted", 1)],
+        ))
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, StoreError::ReadOnly(_)), "{err}");
+    assert_eq!(err.code(), "READ_ONLY");
+}
+
+/// A file that holds another application's tables is reported, one holding xingcun's log
+/// (with tables beside it) is not.
+#[tokio::test]
+async fn foreign_tables_are_named_until_the_log_is_there() {
+    use sqlx::Connection;
+    let db = fresh_sqlite();
+    assert!(
+        Store::foreign_tables(db.url())
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    let mut conn = sqlx::SqliteConnection::connect(&format!("{}?mode=rwc", db.url()))
+        .await
+        .expect("create");
+    sqlx::query("create table orders (id integer)")
+        .execute(&mut conn)
+        .await
+        .expect("table");
+    conn.close().await.expect("close");
+    assert_eq!(
+        Store::foreign_tables(db.url()).await.expect("listed"),
+        vec!["orders".to_owned()]
+    );
+    drop(
+        Store::connect(db.url(), Arc::new(clock()))
+            .await
+            .expect("migrate"),
+    );
+    assert!(
+        Store::foreign_tables(db.url())
+            .await
+            .expect("ours")
+            .is_empty()
+    );
 }
