@@ -228,7 +228,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Caught from before the first line is printed, so a Ctrl-C at any point of a run that
     // writes is answered with what was written.
     let mut interrupt = match command {
-        Command::Import { .. } | Command::Simulate { .. } => Some(Interrupt::install()?),
+        Command::Import { .. } | Command::Simulate { .. } | Command::Rebuild { .. } => {
+            Some(Interrupt::install()?)
+        }
         _ => None,
     };
     eprintln!("xingcun: using {}", describe_database(url));
@@ -286,7 +288,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = Store::connect(url, clock())
                 .await
                 .context("opening the event store")?;
-            rebuild(store, names, all).await
+            let mut interrupt = interrupt.take().context("interrupt handler")?;
+            rebuild(store, names, all, &mut interrupt).await
         }
         Command::Migrate => {
             refuse_foreign_tables(url, cli.allow_foreign_tables).await?;
@@ -376,10 +379,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// `xingcun rebuild`: each named read model (or all) built afresh, with a progress bar.
-async fn rebuild(store: Store, names: Vec<String>, all: bool) -> anyhow::Result<ExitCode> {
-    let runtime = Runtime::open(store, xingcun_projections::all())
-        .await
-        .context("opening the read models")?;
+///
+/// Ctrl-C stops it between or inside a batch: the batch in flight rolls back, the build
+/// keeps what it committed, and the tables in service are untouched; the same command
+/// resumes it.
+async fn rebuild(
+    store: Store,
+    names: Vec<String>,
+    all: bool,
+    interrupt: &mut Interrupt,
+) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::select! {
+        runtime = Runtime::open(store, xingcun_projections::all()) => {
+            runtime.context("opening the read models")?
+        }
+        () = interrupt.recv() => {
+            eprintln!("interrupted while opening the read models: nothing was rebuilt. Run the same command again.");
+            return Ok(ExitCode::from(INTERRUPTED));
+        }
+    };
     let known: Vec<&str> = runtime.projections().iter().map(|p| p.name()).collect();
     if names.is_empty() && !all {
         anyhow::bail!(
@@ -404,26 +422,38 @@ async fn rebuild(store: Store, names: Vec<String>, all: bool) -> anyhow::Result<
         let started = Instant::now();
         let mut last_report = Instant::now();
         let name = p.name();
-        runtime
-            .catch_up_one(p.as_ref(), true, &mut |progress| {
-                if last_report.elapsed().as_millis() < 500 {
-                    return;
-                }
-                last_report = Instant::now();
-                let secs = progress.elapsed.as_secs_f64().max(0.001);
-                let rate = progress.position as f64 / secs;
-                let left = progress.head.saturating_sub(progress.position) as f64 / rate.max(1.0);
-                let line = format!(
-                    "[{name}] {}/{} events, {rate:.0} events/s, {left:.0} s left",
-                    progress.position, progress.head
+        let reached = std::cell::Cell::new(0);
+        let mut report = |progress: xingcun_projections::Progress| {
+            reached.set(progress.position);
+            if last_report.elapsed().as_millis() < 500 {
+                return;
+            }
+            last_report = Instant::now();
+            let secs = progress.elapsed.as_secs_f64().max(0.001);
+            let rate = progress.position as f64 / secs;
+            let left = progress.head.saturating_sub(progress.position) as f64 / rate.max(1.0);
+            let line = format!(
+                "[{name}] {}/{} events, {rate:.0} events/s, {left:.0} s left",
+                progress.position, progress.head
+            );
+            if terminal {
+                eprint!("\r{line}   ");
+            } else {
+                eprintln!("{line}");
+            }
+        };
+        let rebuilt = runtime.catch_up_one(p.as_ref(), true, &mut report);
+        tokio::select! {
+            done = rebuilt => done?,
+            () = interrupt.recv() => {
+                eprintln!(
+                    "\ninterrupted: {name} was rebuilt up to position {}; the read models in \
+                     service are unchanged. Run the same command again to resume.",
+                    reached.get()
                 );
-                if terminal {
-                    eprint!("\r{line}   ");
-                } else {
-                    eprintln!("{line}");
-                }
-            })
-            .await?;
+                return Ok(ExitCode::from(INTERRUPTED));
+            }
+        }
         if terminal {
             eprintln!();
         }

@@ -1149,3 +1149,77 @@ async fn two_servers_share_the_read_models_and_take_over() {
     let _ = a.wait();
     let _ = b.kill();
 }
+
+/// Ctrl-C during `xingcun rebuild` says what was done and how to go on (exit 130), and
+/// the same command then finishes it. The read models' file is held locked by this test,
+/// so the rebuild is certainly still running when it is interrupted.
+#[test]
+fn ctrl_c_during_rebuild_says_how_to_resume() {
+    let db = fresh_sqlite();
+    let url = db.url().to_owned();
+    let out = xingcun(&[
+        "--database-url",
+        &url,
+        "simulate",
+        "--preset",
+        "village",
+        "--years",
+        "1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = xingcun(&["--database-url", &url, "rebuild", "--all"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log_file = db.sqlite_path().expect("sqlite").to_owned();
+    let read_file = log_file.with_file_name(format!(
+        "{}.read.db",
+        log_file.file_stem().expect("stem").to_string_lossy()
+    ));
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let mut holder = runtime.block_on(async {
+        use sqlx::Connection;
+        let mut conn =
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}", read_file.display()))
+                .await
+                .expect("open the read models' file");
+        sqlx::query("begin immediate")
+            .execute(&mut conn)
+            .await
+            .expect("hold its write lock");
+        conn
+    });
+    let child = Command::new(env!("CARGO_BIN_EXE_xingcun"))
+        .args(["--database-url", &url, "rebuild", "--all"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start rebuild");
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().expect("wait");
+    runtime.block_on(async {
+        let _ = sqlx::query("rollback").execute(&mut holder).await;
+    });
+    drop(holder);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("Run the same command again to resume"),
+        "{stderr}"
+    );
+    let out = xingcun(&["--database-url", &url, "rebuild", "--all"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -122,10 +122,16 @@ impl ReadDb {
 
     async fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
         let url = format!("sqlite://{}", path.display());
-        let options = SqliteConnectOptions::from_str(&url)
+        let mut options = SqliteConnectOptions::from_str(&url)
             .map_err(StoreError::from)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
+            .create_if_missing(true);
+        // WAL is a property of the file, set once when it is made. Setting it again on
+        // every connection would fail with "database is locked" while another process (a
+        // server's runners) holds the file's write lock.
+        if !path.exists() {
+            options = options.journal_mode(SqliteJournalMode::Wal);
+        }
+        let options = options
             // Disposable: a crash may lose the last batches, never corrupt them (WAL), and
             // the checkpoint is lost with them, so they are simply applied again.
             .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
@@ -159,10 +165,19 @@ impl ReadDb {
 
     /// Run one statement outside a transaction.
     pub async fn execute(&self, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {
-        let mut tx = self.begin().await?;
-        let n = tx.execute(sql, args).await?;
-        tx.commit().await?;
-        Ok(n)
+        // Autocommit: a statement that writes nothing (`create table if not exists` of a
+        // table that exists) then takes no write lock.
+        let sql = AssertSqlSafe(sql.to_owned());
+        Ok(match self {
+            ReadDb::Sqlite(pool) => bind_all!(sqlx::query(sql), args)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+            ReadDb::Postgres(pool) => bind_all!(sqlx::query(sql), args)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+        })
     }
 
     /// Rows of a query, each as the values of its columns in order (integers as `Int`,
