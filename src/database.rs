@@ -42,8 +42,10 @@ fn sqlite_file(url: &str) -> Option<PathBuf> {
 pub fn start_over_hint(url: &str) -> String {
     if let Some(path) = sqlite_file(url) {
         let p = path.display();
+        let read = xingcun_projections::sql::read_file_beside(&path);
+        let r = read.display();
         return format!(
-            "delete the SQLite file and its companions (`rm -f {p} {p}-wal {p}-shm`), then run the same command again"
+            "delete the SQLite file, its companions and its read models (`rm -f {p} {p}-wal {p}-shm {r} {r}-wal {r}-shm`), then run the same command again"
         );
     }
     let Some(db) = url_database(url) else {

@@ -77,6 +77,16 @@ pub enum ProjectionError {
     },
     #[error("no projection is named {0:?}")]
     Unknown(String),
+    /// A newer version of this read model is in service (a newer binary built it): this
+    /// older one stands by rather than tear it down.
+    #[error(
+        "read model {projection} is served at version {serving}, newer than this binary's {ours}"
+    )]
+    NewerInService {
+        projection: String,
+        serving: i64,
+        ours: i64,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -87,6 +97,9 @@ pub struct Build {
     pub build: i64,
     pub version: i64,
     pub position: u64,
+    /// Hash of the log's event at `position`: ties the build to the log it was folded
+    /// from (a log replaced under the same name is noticed, and the build started over).
+    pub last_hash: Option<String>,
     pub active: bool,
 }
 
@@ -136,8 +149,8 @@ pub struct Runtime {
 
 const META: &[&str] = &[
     "create table if not exists {projection_builds} (name text not null, build bigint not null, \
-     version bigint not null, position bigint not null, last_recorded_at text, state text not null, \
-     error text, primary key (name, build))",
+     version bigint not null, position bigint not null, last_hash text, last_recorded_at text, \
+     state text not null, error text, primary key (name, build))",
     "create table if not exists {projection_active} (name text primary key, build bigint not null)",
 ];
 
@@ -201,7 +214,7 @@ impl Runtime {
             .fetch(
                 &self.meta(
                     "select b.build, b.version, b.position, \
-                     case when a.build = b.build then 1 else 0 end \
+                     case when a.build = b.build then 1 else 0 end, b.last_hash \
                      from {projection_builds} b left join {projection_active} a on a.name = b.name \
                      where b.name = $1 order by b.build desc",
                 ),
@@ -215,6 +228,7 @@ impl Runtime {
                 version: int(r, 1).unwrap_or(0),
                 position: int(r, 2).unwrap_or(0) as u64,
                 active: int(r, 3) == Some(1),
+                last_hash: text(r, 4),
             })
             .collect())
     }
@@ -226,14 +240,35 @@ impl Runtime {
         &self,
         p: &dyn Projection,
         fresh: bool,
-    ) -> Result<Build, StoreError> {
-        let builds = self.builds(p.name()).await?;
+    ) -> Result<Build, ProjectionError> {
+        let mut builds = self.builds(p.name()).await?;
         let version = i64::from(p.version());
-        if !fresh && let Some(active) = builds.iter().find(|b| b.active && b.version == version) {
-            return Ok(active.clone());
+        if let Some(newer) = builds.iter().find(|b| b.active && b.version > version) {
+            return Err(ProjectionError::NewerInService {
+                projection: p.name().to_owned(),
+                serving: newer.version,
+                ours: version,
+            });
         }
-        if let Some(unfinished) = builds.iter().find(|b| !b.active && b.version == version) {
-            return Ok(unfinished.clone());
+        let mut ours = builds
+            .iter()
+            .filter(|b| b.version == version && (!b.active || !fresh));
+        if let Some(candidate) = ours
+            .clone()
+            .find(|b| b.active)
+            .or_else(|| ours.find(|b| !b.active))
+        {
+            if self.folded_from_this_log(candidate).await? {
+                return Ok(candidate.clone());
+            }
+            // The log was replaced under the same name (a new simulation, an import into a
+            // fresh file): nothing here belongs to it.
+            tracing::warn!(
+                projection = p.name(),
+                "the read model was built from another log; building it afresh"
+            );
+            self.forget(p, &builds).await?;
+            builds.clear();
         }
         let build = builds.first().map_or(1, |b| b.build + 1);
         let mut tx = self.db.begin().await?;
@@ -262,8 +297,41 @@ impl Runtime {
             build,
             version,
             position: 0,
+            last_hash: None,
             active: false,
         })
+    }
+
+    /// Whether the log still holds, at the build's position, the event it was folded up to.
+    async fn folded_from_this_log(&self, build: &Build) -> Result<bool, StoreError> {
+        let Some(before) = build.position.checked_sub(1) else {
+            return Ok(true);
+        };
+        let event = self.store.read_all_raw(before, 1).await?;
+        Ok(event.first().is_some_and(|e| {
+            e.position == build.position && Some(&e.hash) == build.last_hash.as_ref()
+        }))
+    }
+
+    /// Drop every build of a projection, its views and its place in `projection_active`.
+    async fn forget(&self, p: &dyn Projection, builds: &[Build]) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        for build in builds {
+            drop_build(&mut tx, self, p, build.build).await?;
+        }
+        for table in p.tables() {
+            tx.execute(
+                &format!("drop view if exists {}", self.db.qualified(table.name)),
+                &[],
+            )
+            .await?;
+        }
+        tx.execute(
+            &self.meta("delete from {projection_active} where name = $1"),
+            &[p.name().into()],
+        )
+        .await?;
+        tx.commit().await
     }
 
     /// Apply the next batch of events to `build`.
@@ -273,6 +341,7 @@ impl Runtime {
             return Ok(Step::Level);
         };
         let to = last.position;
+        let last_hash = last.hash.clone();
         let last_recorded_at = xingcun_store::hash::format_time(&last.recorded_at);
         let categories = p.categories();
         let mut stmts = Vec::new();
@@ -298,12 +367,13 @@ impl Runtime {
         let moved = tx
             .execute(
                 &self.meta(
-                    "update {projection_builds} set position = $1, last_recorded_at = $2, \
+                    "update {projection_builds} set position = $1, last_hash = $2, last_recorded_at = $3, \
                      state = case when state = 'failed' then 'building' else state end, error = null \
-                     where name = $3 and build = $4 and position = $5",
+                     where name = $4 and build = $5 and position = $6",
                 ),
                 &[
                     (to as i64).into(),
+                    last_hash.into(),
                     last_recorded_at.into(),
                     p.name().into(),
                     build.build.into(),
@@ -464,7 +534,12 @@ impl Runtime {
         Ok(())
     }
 
+    /// Record an event the read model cannot apply. Passing failures (the database out of
+    /// reach, a lock timeout) are not recorded: the runner retries them.
     async fn record_failure(&self, p: &dyn Projection, build: &Build, error: &ProjectionError) {
+        if !matches!(error, ProjectionError::Apply { .. }) {
+            return;
+        }
         let result = self
             .db
             .execute(
@@ -545,6 +620,16 @@ impl Runtime {
                         () = cancel.cancelled() => break,
                         _ = head.changed() => {}
                         () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+                Err(ProjectionError::NewerInService { .. }) => {
+                    tracing::warn!(
+                        projection = p.name(),
+                        "a newer version is in service; standing by"
+                    );
+                    tokio::select! {
+                        () = cancel.cancelled() => break,
+                        () = tokio::time::sleep(STANDBY_RETRY * 5) => {}
                     }
                 }
                 Err(ProjectionError::Apply { .. } | ProjectionError::Unknown(_)) => {
@@ -636,6 +721,15 @@ async fn drop_build(
     p: &dyn Projection,
     build: i64,
 ) -> Result<(), StoreError> {
+    // The row first: a runner mid-batch on this build holds it (its guarded update), so
+    // this waits for that batch, and a later batch finds the row gone (Moved) without
+    // touching the tables. Dropping the tables first would lock them against the runner's
+    // writes while the runner holds the row: a deadlock.
+    tx.execute(
+        &runtime.meta("delete from {projection_builds} where name = $1 and build = $2"),
+        &[p.name().into(), build.into()],
+    )
+    .await?;
     for table in p.tables() {
         tx.execute(
             &format!(
@@ -646,11 +740,6 @@ async fn drop_build(
         )
         .await?;
     }
-    tx.execute(
-        &runtime.meta("delete from {projection_builds} where name = $1 and build = $2"),
-        &[p.name().into(), build.into()],
-    )
-    .await?;
     Ok(())
 }
 

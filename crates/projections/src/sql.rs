@@ -122,16 +122,27 @@ impl ReadDb {
 
     async fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
         let url = format!("sqlite://{}", path.display());
-        let mut options = SqliteConnectOptions::from_str(&url)
-            .map_err(StoreError::from)?
-            .create_if_missing(true);
-        // WAL is a property of the file, set once when it is made. Setting it again on
-        // every connection would fail with "database is locked" while another process (a
-        // server's runners) holds the file's write lock.
+        let unreachable = |e: sqlx::Error| StoreError::Unreachable {
+            url: url.clone(),
+            reason: e.to_string(),
+        };
+        let base = SqliteConnectOptions::from_str(&url).map_err(StoreError::from)?;
+        // WAL is a property of the file, set once by one connection when the file is made.
+        // Setting it on every connection of the pool would fail with "database is locked"
+        // while another process (a server's runners) holds the file's write lock.
         if !path.exists() {
-            options = options.journal_mode(SqliteJournalMode::Wal);
+            use sqlx::Connection;
+            let conn = sqlx::SqliteConnection::connect_with(
+                &base
+                    .clone()
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal),
+            )
+            .await
+            .map_err(unreachable)?;
+            let _ = conn.close().await;
         }
-        let options = options
+        let options = base
             // Disposable: a crash may lose the last batches, never corrupt them (WAL), and
             // the checkpoint is lost with them, so they are simply applied again.
             .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
@@ -140,10 +151,7 @@ impl ReadDb {
             .max_connections(4)
             .connect_with(options)
             .await
-            .map_err(|e| StoreError::Unreachable {
-                url: url.clone(),
-                reason: e.to_string(),
-            })?;
+            .map_err(unreachable)?;
         Ok(ReadDb::Sqlite(pool))
     }
 

@@ -1574,3 +1574,100 @@ async fn a_village_replayed_as_of_a_moment(store: Store, clock: ManualClock) {
     assert!(before_anything.tasks.is_empty() && before_anything.events == 0);
 }
 both!(as_of_replay, a_village_replayed_as_of_a_moment);
+
+/// A log replaced under the same name (the SQLite file deleted and simulated again, the
+/// read models' file left behind) is noticed: the read models are built afresh from the
+/// new log, not continued from the old one's checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_log_is_folded_afresh() {
+    let clock = ManualClock::new(start());
+    let db = fresh_sqlite();
+    let path = db.sqlite_path().expect("sqlite").to_owned();
+    {
+        let store = Store::connect(db.url(), Arc::new(clock.clone()))
+            .await
+            .expect("first log");
+        simulate_into(&store, &clock, 2).await;
+        let runtime = Runtime::open(store.clone(), xingcun_projections::all())
+            .await
+            .expect("runtime");
+        runtime.catch_up().await.expect("catch up");
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let clock = ManualClock::new(start());
+    let store = Store::connect(db.url(), Arc::new(clock.clone()))
+        .await
+        .expect("second log");
+    simulate_into(&store, &clock, 1).await;
+    let runtime = Runtime::open(store.clone(), xingcun_projections::all())
+        .await
+        .expect("runtime");
+    runtime.catch_up().await.expect("catch up");
+    let continued = snapshot(runtime.db()).await;
+    for p in runtime.projections() {
+        runtime
+            .catch_up_one(p.as_ref(), true, &mut |_| {})
+            .await
+            .expect("rebuild");
+    }
+    assert_eq!(
+        snapshot(runtime.db()).await,
+        continued,
+        "nothing of the old log remains"
+    );
+}
+
+/// A read model served at a newer version (a newer binary built it) is left alone by an
+/// older binary's runtime, which stands by instead of tearing it down.
+struct Versioned(u32);
+
+impl Projection for Versioned {
+    fn name(&self) -> &'static str {
+        "versioned"
+    }
+    fn version(&self) -> u32 {
+        self.0
+    }
+    fn categories(&self) -> &'static [&'static str] {
+        &["task"]
+    }
+    fn tables(&self) -> &'static [xingcun_projections::runtime::Table] {
+        &[]
+    }
+    fn apply(
+        &self,
+        _event: &RecordedEvent,
+        _out: &mut Vec<xingcun_projections::sql::Stmt>,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+async fn an_older_binary_leaves_a_newer_build_alone(store: Store, clock: ManualClock) {
+    simulate_into(&store, &clock, 1).await;
+    let newer = Runtime::open(store.clone(), vec![Arc::new(Versioned(2))])
+        .await
+        .expect("newer");
+    newer.catch_up().await.expect("newer builds");
+    let older = Runtime::open(store.clone(), vec![Arc::new(Versioned(1))])
+        .await
+        .expect("older");
+    let refused = older.catch_up().await;
+    assert!(
+        matches!(
+            refused,
+            Err(xingcun_projections::ProjectionError::NewerInService {
+                serving: 2,
+                ours: 1,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    let builds = newer.builds("versioned").await.expect("builds");
+    assert_eq!(builds.len(), 1);
+    assert!(builds[0].active && builds[0].version == 2);
+}
+both!(newer_in_service, an_older_binary_leaves_a_newer_build_alone);

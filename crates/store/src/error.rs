@@ -127,35 +127,36 @@ pub fn describe_sqlx(e: &sqlx::Error) -> String {
 }
 
 /// A database URL fit to print: the password (in the user info, or as a `password=`
-/// query parameter) replaced by `***`, parsed as a URL rather than split on characters, so a
-/// password holding `/`, `@` or `:` does not slip through. Text that does not parse as a URL
-/// (a password with an unescaped `/` makes it unparseable) is cut at the last `@` before
-/// its query: whatever stands between the user name and it is hidden.
+/// query parameter) replaced by `***`.
+///
+/// The user info is masked before anything parses the URL: everything between the first
+/// `:` after the user name and the last `@` of the URL is the password, whatever it holds
+/// (`/`, `?`, `#`, `@` and `:` included; a URL parser would read `alice:2024/Spring@host`
+/// as host `alice`, port `2024`, and print the password as a path). Then the query's
+/// `password` and `sslpassword` parameters are masked. Text that does not parse after that
+/// is cut before its query.
 pub fn redact_url(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        let Some((scheme, rest)) = url.split_once("://") else {
-            return if url.contains('@') || url.contains("password") {
-                "…".to_owned()
-            } else {
-                url.to_owned()
-            };
-        };
-        let before_query = rest.split_once('?').map_or(rest, |(a, _)| a);
-        return match before_query.rfind('@') {
-            Some(at) => {
-                let user = rest[..at].split_once(':').map_or(&rest[..at], |(u, _)| u);
-                let host = rest[at + 1..]
-                    .split_once('?')
-                    .map_or(&rest[at + 1..], |(h, _)| h);
-                format!("{scheme}://{user}:***@{host}")
-            }
-            None => format!("{scheme}://{}", before_query),
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return if url.contains('@') || url.contains("password") {
+            "…".to_owned()
+        } else {
+            url.to_owned()
         };
     };
-    if parsed.password().is_some() {
-        let _ = parsed.set_password(Some("***"));
-    }
-    let redacted: Vec<(String, String)> = parsed
+    let masked = match rest.rfind('@') {
+        Some(at) => match rest[..at].split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{}", &rest[at + 1..]),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    };
+    let Ok(mut parsed) = url::Url::parse(&masked) else {
+        return match masked.split_once('?') {
+            Some((before, _)) => format!("{before}?…"),
+            None => masked,
+        };
+    };
+    let pairs: Vec<(String, String)> = parsed
         .query_pairs()
         .map(|(k, v)| {
             let secret =
@@ -170,9 +171,10 @@ pub fn redact_url(url: &str) -> String {
             )
         })
         .collect();
-    if !redacted.is_empty() {
-        parsed.query_pairs_mut().clear().extend_pairs(redacted);
+    if pairs.is_empty() {
+        return masked;
     }
+    parsed.query_pairs_mut().clear().extend_pairs(pairs);
     parsed.to_string().replace("%2A%2A%2A", "***")
 }
 
@@ -198,6 +200,12 @@ mod tests {
                 "S3cretPW",
             ),
             ("postgres://alice:a:b@host:5432/db", "a:b"),
+            ("postgres://alice:2024/Spring@host/db", "Spring"),
+            ("postgres://alice:/x9@host/db", "x9"),
+            ("postgres://alice:?q9@host/db", "q9"),
+            ("postgres://alice:#h9@host/db", "h9"),
+            ("postgres://alice:pa?ss@host/db", "pa"),
+            ("postgres://alice:p@ss@host/db", "p@ss"),
         ] {
             let shown = super::redact_url(url);
             assert!(!shown.contains(secret), "{url} shown as {shown}");

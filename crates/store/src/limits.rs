@@ -9,7 +9,7 @@
 //! | payload nesting | at most [`MAX_DEPTH`] levels of arrays and objects | readers decode with a bounded recursion depth; one deeper event would stop every reader of the log |
 //! | payload size | at most [`MAX_PAYLOAD_BYTES`] as canonical JSON | an event is a fact, not a file: documents are referenced by hash |
 //! | one append | at most [`MAX_APPEND_EVENTS`] events and [`MAX_APPEND_BYTES`] of payload | bounds how long one append holds the log lock |
-//! | integers | within ±(2^53 − 1) | RFC 8785 hashes every number as an IEEE double; a larger integer would lose digits, and two different values would share a hash |
+//! | integers | exactly one IEEE double: all within ±(2^53 − 1), beyond only those a double holds (10^16 yes, 10^16 + 1 no) | RFC 8785 hashes every number as a double; another integer would lose digits, and two different values would share a hash |
 //! | NUL (U+0000) | nowhere: payload strings and keys, event type, actor, regions | PostgreSQL cannot store it; a log must move between backends unchanged |
 //! | actor | 1..=128 characters, no control characters | a person id or `system` |
 //! | regions | at most [`MAX_REGIONS`], each 1..=32 characters of `[A-Za-z0-9_.:-]` | region codes (`330624004202`) |
@@ -85,12 +85,9 @@ pub fn check_payload(payload: &Value) -> Result<usize, String> {
             Value::Null => size += 4,
             Value::Bool(b) => size += if *b { 4 } else { 5 },
             Value::Number(n) => {
-                let beyond_safe = n.as_u64().is_some_and(|i| i > hash::MAX_SAFE_INTEGER)
-                    || n.as_i64()
-                        .is_some_and(|i| i.unsigned_abs() > hash::MAX_SAFE_INTEGER);
-                if beyond_safe {
+                if !double_holds(n) {
                     return Err(format!(
-                        "the integer {n} is beyond ±(2^53 − 1), the range the log hashes exactly"
+                        "the integer {n} has more digits than a double holds, and the log hashes numbers as doubles"
                     ));
                 }
                 scratch.clear();
@@ -123,6 +120,26 @@ pub fn check_payload(payload: &Value) -> Result<usize, String> {
         }
     }
     Ok(size)
+}
+
+/// Whether a number is one IEEE double exactly: every float is; an integer is when it
+/// lies within ±(2^53 − 1), or beyond when it happens to be a double (10^16 is, 10^16 + 1
+/// is not). So PostgreSQL's spelling of an accepted float (`1e16` read back as
+/// `10000000000000000`) is accepted again on import, and no two accepted integers share
+/// a hash.
+fn double_holds(n: &serde_json::Number) -> bool {
+    const TWO_64: f64 = 18_446_744_073_709_551_616.0;
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if let Some(i) = n.as_u64() {
+        let f = i as f64;
+        i <= hash::MAX_SAFE_INTEGER || (f < TWO_64 && f as u64 == i)
+    } else if let Some(i) = n.as_i64() {
+        let f = i as f64;
+        i.unsigned_abs() <= hash::MAX_SAFE_INTEGER
+            || ((-TWO_63..TWO_63).contains(&f) && f as i64 == i)
+    } else {
+        true
+    }
 }
 
 /// Bytes of a string in canonical JSON (quotes and escapes included); refuses NUL.
@@ -218,8 +235,15 @@ mod tests {
     fn integers_beyond_the_double_range_are_refused() {
         assert!(check_payload(&json!(9_007_199_254_740_991_u64)).is_ok());
         assert!(check_payload(&json!(-9_007_199_254_740_991_i64)).is_ok());
-        assert!(check_payload(&json!(9_007_199_254_740_992_u64)).is_err());
-        assert!(check_payload(&json!(-9_007_199_254_740_992_i64)).is_err());
+        assert!(check_payload(&json!(9_007_199_254_740_993_u64)).is_err());
+        assert!(check_payload(&json!(-9_007_199_254_740_993_i64)).is_err());
+        assert!(check_payload(&json!(u64::MAX)).is_err());
+        assert!(check_payload(&json!(i64::MIN + 1)).is_err());
+        // Beyond 2^53, what a double holds exactly is accepted: PostgreSQL spells an
+        // accepted `1e16` that way, and an import must take it back.
+        assert!(check_payload(&json!(9_007_199_254_740_992_u64)).is_ok());
+        assert!(check_payload(&json!(10_000_000_000_000_000_u64)).is_ok());
+        assert!(check_payload(&json!(i64::MIN)).is_ok());
         assert!(check_payload(&json!(1.7976931348623157e308)).is_ok());
     }
 

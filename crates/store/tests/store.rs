@@ -1519,8 +1519,8 @@ async fn numbers_in_any_spelling_verify(store: Store, _clock: ManualClock) {
         xingcun_store::hash::canonical(&payload)
     );
     for too_big in [
-        json!(9_007_199_254_740_992_u64),
-        json!(-9_007_199_254_740_992_i64),
+        json!(9_007_199_254_740_993_u64),
+        json!(-9_007_199_254_740_993_i64),
     ] {
         let refused = store
             .append(request(
