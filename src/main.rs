@@ -405,9 +405,56 @@ async fn rebuild(
             known.join(", ")
         );
     }
-    let chosen = if all {
-        runtime.projections().to_vec()
-    } else {
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let draw = move |label: &str, progress: xingcun_projections::Progress| {
+        let secs = progress.elapsed.as_secs_f64().max(0.001);
+        let rate = progress.position as f64 / secs;
+        let left = progress.head.saturating_sub(progress.position) as f64 / rate.max(1.0);
+        let line = format!(
+            "[{label}] {}/{} events, {rate:.0} events/s, {left:.0} s left",
+            progress.position, progress.head
+        );
+        if terminal {
+            eprint!("\r{line}   ");
+        } else {
+            eprintln!("{line}");
+        }
+    };
+    if all {
+        // One pass over the log for every read model: each batch is read once.
+        let started = Instant::now();
+        let mut last_report = Instant::now();
+        let reached = std::cell::Cell::new(0);
+        let mut report = |progress: xingcun_projections::Progress| {
+            reached.set(progress.position);
+            if last_report.elapsed().as_millis() >= 500 {
+                last_report = Instant::now();
+                draw("all", progress);
+            }
+        };
+        let rebuilt = runtime.catch_up_all(true, &mut report);
+        tokio::select! {
+            done = rebuilt => done?,
+            () = interrupt.recv() => {
+                eprintln!(
+                    "\ninterrupted: the read models were rebuilt up to position {}; the read models in \
+                     service are unchanged. Run the same command again to resume.",
+                    reached.get()
+                );
+                return Ok(ExitCode::from(INTERRUPTED));
+            }
+        }
+        if terminal {
+            eprintln!();
+        }
+        println!(
+            "rebuilt {} in {:.1} s (now serving the new builds)",
+            known.join(", "),
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let chosen = {
         names
             .iter()
             .map(|n| {
@@ -417,7 +464,6 @@ async fn rebuild(
             })
             .collect::<anyhow::Result<Vec<_>>>()?
     };
-    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     for p in chosen {
         let started = Instant::now();
         let mut last_report = Instant::now();
@@ -429,18 +475,7 @@ async fn rebuild(
                 return;
             }
             last_report = Instant::now();
-            let secs = progress.elapsed.as_secs_f64().max(0.001);
-            let rate = progress.position as f64 / secs;
-            let left = progress.head.saturating_sub(progress.position) as f64 / rate.max(1.0);
-            let line = format!(
-                "[{name}] {}/{} events, {rate:.0} events/s, {left:.0} s left",
-                progress.position, progress.head
-            );
-            if terminal {
-                eprint!("\r{line}   ");
-            } else {
-                eprintln!("{line}");
-            }
+            draw(name, progress);
         };
         let rebuilt = runtime.catch_up_one(p.as_ref(), true, &mut report);
         tokio::select! {

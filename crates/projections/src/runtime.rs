@@ -337,6 +337,19 @@ impl Runtime {
     /// Apply the next batch of events to `build`.
     pub async fn step(&self, p: &dyn Projection, build: &Build) -> Result<Step, ProjectionError> {
         let events = self.store.read_all(build.position, BATCH).await?;
+        self.apply_batch(p, build, &events).await
+    }
+
+    /// Apply the events of `events` that come after the build's position (a batch read
+    /// once for several read models), in one transaction guarded by that position.
+    async fn apply_batch(
+        &self,
+        p: &dyn Projection,
+        build: &Build,
+        events: &[RecordedEvent],
+    ) -> Result<Step, ProjectionError> {
+        let start = events.partition_point(|e| e.position <= build.position);
+        let events = &events[start..];
         let Some(last) = events.last() else {
             return Ok(Step::Level);
         };
@@ -346,7 +359,7 @@ impl Runtime {
         let categories = p.categories();
         let mut stmts = Vec::new();
         let mut applied = 0;
-        for event in &events {
+        for event in events {
             let category = event
                 .stream_id
                 .split_once('-')
@@ -483,8 +496,59 @@ impl Runtime {
 
     /// Bring every projection level with the log once (tests, `xingcun rebuild`'s end).
     pub async fn catch_up(&self) -> Result<(), ProjectionError> {
+        self.catch_up_all(false, &mut |_| {}).await
+    }
+
+    /// Bring every projection level with the log in one pass: each batch is read once and
+    /// applied to every read model that has not passed it yet (each in its own guarded
+    /// transaction), then each new build is served. With `fresh`, every read model is
+    /// rebuilt (resuming unfinished builds of its version), as `xingcun rebuild --all`.
+    pub async fn catch_up_all(
+        &self,
+        fresh: bool,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<(), ProjectionError> {
+        let started = Instant::now();
+        let mut builds = Vec::with_capacity(self.projections.len());
         for p in &self.projections {
-            self.catch_up_one(p.as_ref(), false, &mut |_| {}).await?;
+            builds.push(self.build_to_write(p.as_ref(), fresh).await?);
+        }
+        loop {
+            let from = builds.iter().map(|b| b.position).min().unwrap_or(0);
+            let events = self.store.read_all(from, BATCH).await?;
+            let Some(last) = events.last() else { break };
+            let to = last.position;
+            for (p, build) in self.projections.iter().zip(builds.iter_mut()) {
+                match self.apply_batch(p.as_ref(), build, &events).await {
+                    Ok(Step::Advanced { to, .. }) => build.position = to,
+                    Ok(Step::Level) => {}
+                    Ok(Step::Moved) => {
+                        let id = build.build;
+                        *build = self
+                            .builds(p.name())
+                            .await?
+                            .into_iter()
+                            .find(|b| b.build == id)
+                            .ok_or_else(|| {
+                                ProjectionError::Unknown(format!("{} build {id}", p.name()))
+                            })?;
+                    }
+                    Err(e) => {
+                        self.record_failure(p.as_ref(), build, &e).await;
+                        return Err(e);
+                    }
+                }
+            }
+            progress(Progress {
+                position: to,
+                head: self.store.head_position().await?,
+                elapsed: started.elapsed(),
+            });
+        }
+        for (p, build) in self.projections.iter().zip(&builds) {
+            if !build.active {
+                self.activate(p.as_ref(), build).await?;
+            }
         }
         Ok(())
     }
