@@ -166,6 +166,24 @@ impl Runtime {
             db,
             projections,
         };
+        // The runtime's own tables from an older layout (they are disposable like the rest):
+        // start over. Each build's tables are dropped and made again as builds restart.
+        let probe = runtime
+            .db
+            .fetch(
+                &runtime.meta("select name, build, last_hash from {projection_builds} where 1 = 0"),
+                &[],
+            )
+            .await;
+        if probe.is_err() {
+            for table in ["projection_builds", "projection_active"] {
+                let name = runtime.db.qualified(table);
+                runtime
+                    .db
+                    .execute(&format!("drop table if exists {name}"), &[])
+                    .await?;
+            }
+        }
         for sql in META {
             runtime.db.execute(&runtime.meta(sql), &[]).await?;
         }
