@@ -1021,7 +1021,24 @@ fn rebuild_names_what_it_knows() {
 }
 
 /// Start `xingcun serve` on `url` and a free port; returns the child once /readyz answers.
-fn start_server(url: &str) -> std::process::Child {
+/// A server process that is killed (SIGKILL) when dropped, so a failing test leaves no
+/// server behind.
+struct Server(std::process::Child);
+
+impl Server {
+    fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_server(url: &str) -> Server {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_xingcun"))
@@ -1038,7 +1055,7 @@ fn start_server(url: &str) -> std::process::Child {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    child
+    Server(child)
 }
 
 /// Wait until every read model has applied the whole log.
@@ -1136,18 +1153,13 @@ async fn two_servers_share_the_read_models_and_take_over() {
         let _ = Command::new("kill")
             .args(["-KILL", &victim.id().to_string()])
             .status();
-        let _ = victim.wait();
         append_for_the_trail(&store, round).await;
         wait_level(&store).await;
         if round == 1 {
             *victim = start_server(&url);
         }
     }
-    let _ = Command::new("kill")
-        .args(["-KILL", &a.id().to_string()])
-        .status();
-    let _ = a.wait();
-    let _ = b.kill();
+    drop((a, b));
 }
 
 /// Ctrl-C during `xingcun rebuild` says what was done and how to go on (exit 130), and
