@@ -320,6 +320,15 @@ impl Runtime {
         })
     }
 
+    /// A build as stored now (another runner moved it).
+    async fn reload(&self, p: &dyn Projection, id: i64) -> Result<Build, ProjectionError> {
+        self.builds(p.name())
+            .await?
+            .into_iter()
+            .find(|b| b.build == id)
+            .ok_or_else(|| ProjectionError::Unknown(format!("{} build {id}", p.name())))
+    }
+
     /// Whether the log still holds, at the build's position, the event it was folded up to.
     async fn folded_from_this_log(&self, build: &Build) -> Result<bool, StoreError> {
         let Some(before) = build.position.checked_sub(1) else {
@@ -541,15 +550,7 @@ impl Runtime {
                     Ok(Step::Advanced { to, .. }) => build.position = to,
                     Ok(Step::Level) => {}
                     Ok(Step::Moved) => {
-                        let id = build.build;
-                        *build = self
-                            .builds(p.name())
-                            .await?
-                            .into_iter()
-                            .find(|b| b.build == id)
-                            .ok_or_else(|| {
-                                ProjectionError::Unknown(format!("{} build {id}", p.name()))
-                            })?;
+                        *build = self.reload(p.as_ref(), build.build).await?;
                     }
                     Err(e) => {
                         self.record_failure(p.as_ref(), build, &e).await;
@@ -594,15 +595,7 @@ impl Runtime {
                 }
                 Ok(Step::Level) => break,
                 Ok(Step::Moved) => {
-                    let id = build.build;
-                    build = self
-                        .builds(p.name())
-                        .await?
-                        .into_iter()
-                        .find(|b| b.build == id)
-                        .ok_or_else(|| {
-                            ProjectionError::Unknown(format!("{} build {id}", p.name()))
-                        })?;
+                    build = self.reload(p, build.build).await?;
                 }
                 Err(e) => {
                     self.record_failure(p, &build, &e).await;

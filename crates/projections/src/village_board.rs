@@ -220,8 +220,7 @@ pub struct BoardRow {
     pub position: i64,
 }
 
-/// A village's board at `now`, soonest deadline first, `limit` rows after the task
-/// `after` in that order (none for the first page).
+/// A village's board at `now`: at most `limit` rows, soonest deadline first.
 pub async fn board(
     db: &ReadDb,
     village: &str,
