@@ -150,6 +150,7 @@ pub mod postgres;
 pub mod sqlite;
 pub mod subscribe;
 pub mod testing;
+pub mod tokens;
 pub mod transfer;
 pub mod upcast;
 pub mod verify;
@@ -165,6 +166,7 @@ pub use model::{
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use subscribe::subscribe;
+pub use tokens::TokenRecord;
 pub use upcast::Upcasters;
 pub use verify::{Tamper, VerifyReport, verify, verify_with_progress};
 pub use writer::{AppendChain, PendingAppend};

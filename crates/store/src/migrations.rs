@@ -25,6 +25,7 @@ pub fn sqlite() -> Migrator {
         migrations: Cow::Owned(embedded![
             1, "events", "../../../migrations/sqlite/0001_events.sql";
             2, "no replace", "../../../migrations/sqlite/0002_no_replace.sql";
+            3, "access tokens", "../../../migrations/sqlite/0003_access_tokens.sql";
         ]),
         ..Migrator::DEFAULT
     }
@@ -35,6 +36,7 @@ pub fn postgres() -> Migrator {
     Migrator {
         migrations: Cow::Owned(embedded![
             1, "events", "../../../migrations/postgres/0001_events.sql";
+            2, "access tokens", "../../../migrations/postgres/0002_access_tokens.sql";
         ]),
         ..Migrator::DEFAULT
     }
