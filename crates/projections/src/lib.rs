@@ -12,6 +12,8 @@
 //!   winner, 公示, award, milestones and completion;
 //! - [`procedure_register`]: 决策程序台账, each village's procedures step by step with their
 //!   evidence and returns, and the compliant completions in a scope and period;
+//! - [`directory`]: 名录, regions with their names and people with their current post (the
+//!   API resolves a token's person here);
 //! - [`town_dashboard`]: 镇街派单看板, a town's tasks with each village's progress, per office
 //!   and per leader in charge, and the duplicates (多头派单) flagged.
 //!
@@ -21,6 +23,7 @@ use std::sync::Arc;
 
 pub mod audit_trail;
 pub mod bid_board;
+pub mod directory;
 pub mod procedure_register;
 pub mod runtime;
 pub mod screening_stats;
@@ -40,5 +43,6 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(town_dashboard::TownDashboard),
         Arc::new(procedure_register::ProcedureRegister),
         Arc::new(bid_board::BidBoard),
+        Arc::new(directory::Directory),
     ]
 }

@@ -726,6 +726,25 @@ impl Runtime {
         }
     }
 
+    /// The position up to which the build being served of projection `name` has applied
+    /// the log (`None` before its first build is complete). Read-your-writes waits on it.
+    pub async fn served_position(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        let rows = self
+            .db
+            .fetch(
+                &self.meta(
+                    "select b.position from {projection_builds} b join {projection_active} a \
+                     on a.name = b.name and a.build = b.build where b.name = $1",
+                ),
+                &[name.into()],
+            )
+            .await?;
+        Ok(rows
+            .first()
+            .and_then(|r| int(r, 0))
+            .map(|p| p.max(0) as u64))
+    }
+
     /// Each projection's version, position, lag and state.
     pub async fn status(&self) -> Result<Vec<ProjectionStatus>, StoreError> {
         let head = self.store.head_position().await?;
