@@ -19,6 +19,7 @@
 mod commands;
 mod database;
 mod regions;
+mod serve;
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -29,8 +30,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use tokio_util::sync::CancellationToken;
-use xingcun_api::AppState;
 use xingcun_projections::Runtime;
 use xingcun_simulate::{Preset, SimConfig};
 use xingcun_store::{Store, SystemClock};
@@ -71,13 +70,23 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Start the HTTP server (the default): /healthz, /readyz.
+    /// Start the HTTP server (the default): GraphQL at /graphql (GraphiQL in a browser,
+    /// subscriptions over WebSocket), /healthz, /readyz, /metrics.
     Serve {
         /// Address to listen on: HOST:PORT, the host a name or an address
         /// (`localhost:8082`, `0.0.0.0:8080`, `[::1]:8080`).
         #[arg(long, env = "XINGCUN_LISTEN", default_value = DEFAULT_LISTEN)]
         listen: String,
+        /// Serve a small real history (澄潭街道, 4 villages) from a temporary database, and
+        /// print ready tokens for a village secretary, a town leader and an auditor.
+        #[arg(long)]
+        demo: bool,
     },
+    /// API tokens: create one for a person (shown once), revoke one, list them.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Print the GraphQL schema (SDL), as schema.graphql keeps it.
+    Schema,
     /// Create or upgrade the database schema, then exit.
     Migrate,
     /// Rebuild read models from the log into fresh tables (blue/green): the tables in use
@@ -146,6 +155,30 @@ enum Command {
         #[arg(long)]
         town: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token for a person in post (or `system`, the built-in administrator over
+    /// the whole city). The token is printed once, alone on standard output.
+    Create {
+        /// The person's id, as appointed (CadreAppointed).
+        #[arg(long)]
+        person: String,
+        /// Days until it expires (1 to 3650).
+        #[arg(long, default_value_t = 30)]
+        expires: u32,
+        /// A note on what the token is for (shown by `token list`).
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Revoke a token by its id (from `token create` or `token list`), at once.
+    Revoke {
+        /// The token's id.
+        id: String,
+    },
+    /// List the tokens (ids, people, states, expiries; never the tokens themselves).
+    List,
 }
 
 /// `--preset`: how much of Shaoxing to simulate.
@@ -224,19 +257,45 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let url = cli.database_url.as_str();
     let command = cli.command.unwrap_or(Command::Serve {
         listen: default_listen(),
+        demo: false,
     });
+    if let Command::Schema = command {
+        print!("{}", xingcun_api::sdl());
+        return Ok(ExitCode::SUCCESS);
+    }
     // Caught from before the first line is printed, so a Ctrl-C at any point of a run that
     // writes is answered with what was written.
     let mut interrupt = match command {
-        Command::Import { .. } | Command::Simulate { .. } | Command::Rebuild { .. } => {
-            Some(Interrupt::install()?)
-        }
+        Command::Import { .. }
+        | Command::Simulate { .. }
+        | Command::Rebuild { .. }
+        | Command::Serve { demo: true, .. } => Some(Interrupt::install()?),
         _ => None,
     };
+    if let Command::Serve { listen, demo: true } = &command {
+        let listen = resolve_listen(listen).await?;
+        let mut interrupt = interrupt.take().context("interrupt handler")?;
+        return serve::demo(listen, &mut interrupt, shutdown_signal()).await;
+    }
     eprintln!("xingcun: using {}", describe_database(url));
     let clock = || Arc::new(SystemClock);
     match command {
-        Command::Serve { listen } => {
+        Command::Schema => unreachable!("answered above"),
+        Command::Token(token) => {
+            let store = Store::open_existing(url, clock())
+                .await
+                .context("opening the event store")?;
+            match token {
+                TokenCommand::Create {
+                    person,
+                    expires,
+                    label,
+                } => serve::create_token(&store, &person, expires, &label).await,
+                TokenCommand::Revoke { id } => serve::revoke_token(&store, &id).await,
+                TokenCommand::List => serve::list_tokens(&store).await,
+            }
+        }
+        Command::Serve { listen, .. } => {
             let listen = resolve_listen(&listen).await?;
             let store = match Store::read_only_reason(url) {
                 Some(reason) => {
@@ -256,32 +315,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         .context("opening the event store")?
                 }
             };
-            let cancel = CancellationToken::new();
-            // The read models follow the log beside the server, each in its own task; they
-            // stop at a batch boundary when the server shuts down. On a read-only copy whose
-            // read models cannot be written, the server answers without them.
-            let projections = match Runtime::open(store.clone(), xingcun_projections::all()).await {
-                Ok(runtime) => Some(tokio::spawn(Arc::new(runtime).run(cancel.clone()))),
-                Err(e) if Store::read_only_reason(url).is_some() => {
-                    tracing::warn!(error = %e, "read models unavailable on this read-only copy");
-                    None
-                }
-                Err(e) => return Err(e).context("opening the read models"),
-            };
-            let served = xingcun_api::serve(
-                AppState { store },
-                listen,
-                shutdown_signal(),
-                cancel.clone(),
-            )
-            .await
-            .with_context(|| format!("serving on {listen}"));
-            cancel.cancel();
-            if let Some(projections) = projections {
-                let _ = projections.await;
-            }
-            served?;
-            Ok(ExitCode::SUCCESS)
+            serve::serve(store, listen, shutdown_signal()).await
         }
         Command::Rebuild { names, all } => {
             refuse_foreign_tables(url, cli.allow_foreign_tables).await?;

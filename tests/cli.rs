@@ -141,8 +141,11 @@ fn serve_then_stop(args: &[&str], env: &[(&str, &str)], port: u16) -> (String, S
         .spawn()
         .expect("start server");
     let started = Instant::now();
+    // Ready once the read models serve (503 while they are first built).
     let ready = loop {
-        if let Some(r) = http_get(port, "/readyz") {
+        if let Some(r) = http_get(port, "/readyz")
+            && (r.starts_with("HTTP/1.1 200") || started.elapsed() > Duration::from_secs(20))
+        {
             break r;
         }
         if started.elapsed() > Duration::from_secs(30) {

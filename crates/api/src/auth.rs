@@ -1,0 +1,148 @@
+//! Who is calling: a bearer token resolved to a person, their role and their scope.
+//!
+//! A token names a person ([`xingcun_store::tokens`]); the role and scope are the person's
+//! current post in the directory read model, looked up on every request (and every
+//! WebSocket connection), so a departure (离任) ends their access at once.
+//!
+//! The built-in person `system` (no appointment needed) is the administrator over the whole
+//! city, for the engineer who runs xingcun: `xingcun token create --person system` is how
+//! the first regions and people are entered through the API.
+//!
+//! Rules of scope (tested in tests/api.rs with villages of two towns):
+//! - everyone reads only inside their scope: a village cadre their village, town staff and
+//!   leaders their town's villages, auditors and administrators their town, county or city;
+//! - auditors never change anything;
+//! - what else a role may do is the domain's decision (the command is refused there with
+//!   `FORBIDDEN` and a message naming the rule).
+
+use chrono::{DateTime, Utc};
+use xingcun_domain::{Actor, PersonId, RegionId, Role};
+use xingcun_projections::{ReadDb, directory};
+use xingcun_store::Store;
+
+use crate::error::ApiError;
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub actor: Actor,
+    pub name: String,
+    /// The token's id (for revocation checks on long-lived connections).
+    pub token_id: uuid::Uuid,
+}
+
+impl Caller {
+    /// Whether the caller may read what concerns `region`.
+    pub fn reads(&self, region: &RegionId) -> bool {
+        self.actor.covers(region)
+    }
+
+    /// Refuse unless the caller may read `region`.
+    pub fn must_read(&self, region: &RegionId) -> Result<(), ApiError> {
+        if self.reads(region) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(&format!(
+                "{} {} 的数据不在您的权限范围({})内",
+                level_name(region),
+                region,
+                self.actor.scope
+            )))
+        }
+    }
+
+    /// Refuse auditors (read-only by role).
+    pub fn must_write(&self) -> Result<(), ApiError> {
+        if matches!(self.actor.role, Role::Auditor) {
+            Err(ApiError::forbidden("审计督查人员只能查阅,不能修改记录"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+fn level_name(region: &RegionId) -> &'static str {
+    use xingcun_domain::RegionLevel::*;
+    match region.level() {
+        Province => "省",
+        City => "市",
+        County => "区县",
+        Town => "镇街",
+        Village => "村社",
+    }
+}
+
+/// The token in an `Authorization` header value (`Bearer xc_…`), if there is one.
+pub fn bearer(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+/// Resolve a token to its caller at `now`.
+pub async fn resolve(
+    store: &Store,
+    db: &ReadDb,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Caller, ApiError> {
+    let Some(record) = store.find_token(token).await? else {
+        return Err(
+            ApiError::new("UNAUTHENTICATED", "访问令牌无效,请重新获取").detail("unknown token")
+        );
+    };
+    if record.revoked_at.is_some() {
+        return Err(
+            ApiError::new("UNAUTHENTICATED", "访问令牌已被吊销,请重新获取").detail("token revoked"),
+        );
+    }
+    if !record.is_valid_at(now) {
+        return Err(
+            ApiError::new("UNAUTHENTICATED", "访问令牌已过期,请重新获取").detail("token expired"),
+        );
+    }
+    if record.person_id == "system" {
+        return Ok(Caller {
+            actor: Actor::system(),
+            name: "系统管理员".into(),
+            token_id: record.token_id,
+        });
+    }
+    let person = directory::person(db, &record.person_id).await?;
+    let Some(person) = person.filter(|p| p.active) else {
+        return Err(ApiError::new(
+            "UNAUTHENTICATED",
+            "令牌所属人员不在岗(未任职或已离任),不能再使用",
+        )
+        .detail("person not in post"));
+    };
+    let (Ok(id), Ok(scope)) = (
+        PersonId::parse(person.person.clone()),
+        RegionId::parse(&person.scope),
+    ) else {
+        return Err(ApiError::new("INTERNAL", "人员名录数据有误,请联系管理员"));
+    };
+    Ok(Caller {
+        actor: Actor {
+            id,
+            role: person.role,
+            scope,
+        },
+        name: person.name,
+        token_id: record.token_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_takes_the_token_after_the_scheme() {
+        assert_eq!(bearer("Bearer xc_1"), Some("xc_1"));
+        assert_eq!(bearer("bearer  xc_1 "), Some("xc_1"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("xc_1"), None);
+    }
+}

@@ -1,0 +1,146 @@
+//! GraphQL subscriptions over WebSocket at `/graphql`.
+//!
+//! - Protocols: `graphql-transport-ws` (what the `graphql-ws` client library speaks) and
+//!   the legacy `graphql-ws` (subscriptions-transport-ws), chosen by the client's
+//!   `Sec-WebSocket-Protocol`; a request naming neither is refused (`400`).
+//! - The caller is the token in the `connection_init` payload (`{"Authorization": "Bearer
+//!   xc_…"}`, `{"authorization": …}` or `{"token": "xc_…"}`), or else the upgrade request's
+//!   `Authorization` header. Without a valid one the connection is closed (4403
+//!   Forbidden, per graphql-transport-ws).
+//! - The token is checked again every [`RECHECK`]: revoked, expired, or its person gone
+//!   from their post, the connection is closed with 4401 and the reason.
+//! - When the server shuts down, every connection is closed with 1001 (going away).
+
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_graphql::Data;
+use async_graphql::http::{
+    ALL_WEBSOCKET_PROTOCOLS, WebSocket as GqlWebSocket, WebSocketProtocols as Protocols, WsMessage,
+};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+
+use crate::AppState;
+use crate::auth;
+
+/// How often an open connection's token is checked again.
+pub const RECHECK: Duration = Duration::from_secs(5);
+
+/// The token a `connection_init` payload carries.
+fn token_in(payload: &serde_json::Value) -> Option<String> {
+    let raw = ["Authorization", "authorization", "token"]
+        .iter()
+        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))?;
+    Some(auth::bearer(raw).unwrap_or(raw).trim().to_owned())
+}
+
+pub fn upgrade(state: AppState, upgrade: WebSocketUpgrade, headers: &HeaderMap) -> Response {
+    let protocol = headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|p| p.to_str().ok())
+        .and_then(|p| {
+            p.split(',')
+                .find_map(|p| Protocols::from_str(p.trim()).ok())
+        });
+    let Some(protocol) = protocol else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "Sec-WebSocket-Protocol must name graphql-transport-ws or graphql-ws",
+        )
+            .into_response();
+    };
+    let header_token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(auth::bearer)
+        .map(str::to_owned);
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve_socket(state, socket, protocol, header_token))
+}
+
+async fn serve_socket(
+    state: AppState,
+    socket: WebSocket,
+    protocol: Protocols,
+    header_token: Option<String>,
+) {
+    let (mut sink, stream) = socket.split();
+    let input = stream
+        .take_while(|m| std::future::ready(matches!(m, Ok(m) if !matches!(m, Message::Close(_)))))
+        .filter_map(|m| {
+            std::future::ready(match m {
+                Ok(Message::Text(t)) => Some(t.as_str().as_bytes().to_vec()),
+                Ok(Message::Binary(b)) => Some(b.to_vec()),
+                _ => None,
+            })
+        });
+    let token: Arc<Mutex<Option<String>>> = Arc::default();
+    let init_token = token.clone();
+    let init_state = state.clone();
+    let gql = GqlWebSocket::new(state.schema.clone(), input, protocol)
+        .on_connection_init(move |payload| async move {
+            let Some(t) = token_in(&payload).or(header_token) else {
+                return Err(async_graphql::Error::new(
+                    "请先登录:connection_init 中须带访问令牌",
+                ));
+            };
+            let caller = auth::resolve(
+                &init_state.api.store,
+                &init_state.api.db,
+                &t,
+                init_state.api.now(),
+            )
+            .await
+            .map_err(|e| async_graphql::Error::new(e.message))?;
+            *init_token
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(t);
+            let mut data = Data::default();
+            data.insert(caller);
+            Ok(data)
+        })
+        .keepalive_timeout(Duration::from_secs(120));
+    let mut gql = std::pin::pin!(gql);
+    state.api.metrics.subscriber(1);
+    let mut recheck = tokio::time::interval(RECHECK);
+    recheck.tick().await;
+    loop {
+        tokio::select! {
+            message = gql.next() => match message {
+                Some(WsMessage::Text(text)) => {
+                    if sink.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(WsMessage::Close(code, reason)) => {
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+                    break;
+                }
+                None => break,
+            },
+            _ = state.api.cancel.cancelled() => {
+                let _ = sink.send(Message::Close(Some(CloseFrame { code: 1001, reason: "server shutting down".into() }))).await;
+                break;
+            }
+            _ = recheck.tick() => {
+                let current = token.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+                if let Some(t) = current {
+                    match auth::resolve(&state.api.store, &state.api.db, &t, state.api.now()).await {
+                        Err(e) if e.code == "UNAUTHENTICATED" => {
+                            let reason = e.detail.unwrap_or_else(|| "token no longer valid".into());
+                            let _ = sink.send(Message::Close(Some(CloseFrame { code: 4401, reason: reason.into() }))).await;
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    state.api.metrics.subscriber(-1);
+}

@@ -1,0 +1,747 @@
+//! The GraphQL API end to end: the real `xingcun serve` process, real HTTP, real
+//! WebSocket (graphql-transport-ws), on SQLite and on PostgreSQL.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use xingcun_domain::catalogue::{MatterKind, ResponsibleLevel};
+use xingcun_domain::{MatterCatalogue, RegionId};
+use xingcun_projections::{Runtime, directory};
+use xingcun_store::testing::{TestDatabase, fresh_postgres, fresh_sqlite};
+use xingcun_store::{Executor, Store, SystemClock};
+
+const CHENGTAN: &str = "330624004000";
+
+fn xingcun(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xingcun"))
+        .args(args)
+        .output()
+        .expect("run xingcun")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A server killed when dropped, so a failing test leaves none behind.
+struct Server {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP exchange: status, head (lower-cased), body.
+fn http(port: u16, request: &str) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read");
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+fn post_raw(port: u16, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
+    let mut req = format!(
+        "POST /graphql HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    http(port, &req)
+}
+
+fn start(url: &str) -> Server {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_xingcun"))
+        .args([
+            "--database-url",
+            url,
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start server");
+    let server = Server { child, port };
+    let started = Instant::now();
+    loop {
+        let ready = TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && http(
+                port,
+                "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+            .0 == 200;
+        if ready {
+            return server;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "server did not become ready"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A GraphQL client for one token.
+struct Client {
+    port: u16,
+    token: Option<String>,
+}
+
+impl Client {
+    fn call(&self, query: &str, variables: Value) -> Value {
+        let body = json!({ "query": query, "variables": variables }).to_string();
+        let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(a) = &auth {
+            headers.push(("Authorization", a));
+        }
+        let (status, _, body) = post_raw(self.port, &headers, &body);
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).expect("json")
+    }
+
+    /// `data` of a call that must succeed.
+    fn ok(&self, query: &str, variables: Value) -> Value {
+        let v = self.call(query, variables);
+        assert!(v.get("errors").is_none(), "{query}: {v}");
+        v["data"].clone()
+    }
+
+    /// The code of a call that must fail.
+    fn code(&self, query: &str, variables: Value) -> String {
+        let v = self.call(query, variables);
+        v["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{query} should fail: {v}"))
+            .to_owned()
+    }
+
+    /// Call until `done` holds of the data (the read models follow the log).
+    fn until(&self, query: &str, variables: Value, done: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            let data = self.ok(query, variables.clone());
+            if done(&data) {
+                return data;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "never reached: {query} {data}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn token(url: &str, person: &str) -> String {
+    let out = xingcun(&["--database-url", url, "token", "create", "--person", person]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The village preset (澄潭街道, 4 villages, 2 years) in `db`.
+fn simulate(db: &TestDatabase) {
+    let out = xingcun(&[
+        "--database-url",
+        db.url(),
+        "simulate",
+        "--preset",
+        "village",
+        "--years",
+        "2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// People of the simulated history, by role, read from the directory read model.
+async fn people(url: &str, role: &str, scope: &str) -> Vec<directory::Person> {
+    let store = Store::connect(url, Arc::new(SystemClock))
+        .await
+        .expect("store");
+    let runtime = Runtime::open(store, xingcun_projections::all())
+        .await
+        .expect("runtime");
+    runtime.catch_up().await.expect("catch up");
+    directory::in_post(runtime.db(), role, scope)
+        .await
+        .expect("people")
+}
+
+const EVIDENCE: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+#[tokio::test]
+async fn graphql_over_http_follows_the_specification() {
+    let db = fresh_sqlite();
+    simulate(&db);
+    let secretary = people(db.url(), "village_secretary", CHENGTAN).await;
+    let token = token(db.url(), &secretary[0].person);
+    let server = start(db.url());
+    let port = server.port;
+    let auth = format!("Bearer {token}");
+    let me = r#"{"query":"{ me { name } }"}"#;
+
+    // application/json by default, graphql-response+json when accepted.
+    let (status, head, body) = post_raw(
+        port,
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", &auth),
+        ],
+        me,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(head.contains("content-type: application/json"), "{head}");
+    let (status, head, _) = post_raw(
+        port,
+        &[
+            ("Content-Type", "application/json"),
+            ("Accept", "application/graphql-response+json"),
+            ("Authorization", &auth),
+        ],
+        me,
+    );
+    assert_eq!(status, 200);
+    assert!(
+        head.contains("content-type: application/graphql-response+json"),
+        "{head}"
+    );
+    // A validation error: 400 without data for graphql-response+json, 200 for json.
+    let bad = r#"{"query":"{ nothing }"}"#;
+    let (status, _, body) = post_raw(
+        port,
+        &[
+            ("Content-Type", "application/json"),
+            ("Accept", "application/graphql-response+json"),
+        ],
+        bad,
+    );
+    assert_eq!(status, 400, "{body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert!(v.get("data").is_none(), "{v}");
+    assert_eq!(
+        v["errors"][0]["extensions"]["code"],
+        "GRAPHQL_VALIDATION_FAILED"
+    );
+    let (status, _, _) = post_raw(port, &[("Content-Type", "application/json")], bad);
+    assert_eq!(status, 200);
+    // Not JSON, not a request, wrong media types.
+    let (status, _, _) = post_raw(port, &[("Content-Type", "application/json")], "{oops");
+    assert_eq!(status, 400);
+    let (status, _, _) = post_raw(port, &[("Content-Type", "text/plain")], me);
+    assert_eq!(status, 415);
+    let (status, _, _) = post_raw(
+        port,
+        &[("Content-Type", "application/json"), ("Accept", "text/xml")],
+        me,
+    );
+    assert_eq!(status, 406);
+    // GET: queries only.
+    let (status, _, body) = http(
+        port,
+        &format!(
+            "GET /graphql?query=%7B%20me%20%7B%20name%20%7D%20%7D HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&secretary[0].name), "{body}");
+    let (status, head, _) = http(
+        port,
+        "GET /graphql?query=mutation%20%7B%20x%20%7D HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 405);
+    assert!(head.contains("allow: post"), "{head}");
+    // GraphiQL from the binary, nothing from outside.
+    let (status, _, page) = http(
+        port,
+        "GET /graphql HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    assert!(page.contains("/graphiql/graphiql.min.js") && !page.contains("https://"));
+    let (status, head, _) = http(
+        port,
+        "GET /graphiql/graphiql.min.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    // Anonymous: UNAUTHENTICATED; a bad token: 401; too many: 429.
+    let anonymous = Client { port, token: None };
+    assert_eq!(
+        anonymous.code("{ me { name } }", json!({})),
+        "UNAUTHENTICATED"
+    );
+    let wrong = format!("Bearer xc_{}", "0".repeat(64));
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        let (status, head, _) = post_raw(
+            port,
+            &[
+                ("Content-Type", "application/json"),
+                ("Authorization", &wrong),
+            ],
+            me,
+        );
+        if status == 401 {
+            assert!(head.contains("www-authenticate: bearer"), "{head}");
+        }
+        statuses.push(status);
+    }
+    assert_eq!(statuses[0], 401);
+    assert_eq!(statuses[11], 429, "{statuses:?}");
+    // Health, readiness, metrics.
+    let (status, _, metrics) = http(
+        port,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("xingcun_graphql_requests_total")
+            && metrics.contains("xingcun_projection_lag_events{projection=\"village_board\"}"),
+        "{metrics}"
+    );
+}
+
+/// Run a subscription over graphql-transport-ws; returns a channel of its `next` payloads.
+async fn subscribe(
+    port: u16,
+    token: &str,
+    query: &str,
+) -> tokio::sync::mpsc::UnboundedReceiver<Value> {
+    let mut request = format!("ws://127.0.0.1:{port}/graphql")
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    ws.send(Message::text(
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}})
+            .to_string(),
+    ))
+    .await
+    .expect("init");
+    let ack = ws.next().await.expect("ack").expect("ack");
+    assert!(
+        ack.to_text().expect("text").contains("connection_ack"),
+        "{ack}"
+    );
+    ws.send(Message::text(
+        json!({"id": "1", "type": "subscribe", "payload": {"query": query}}).to_string(),
+    ))
+    .await
+    .expect("subscribe");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = ws.next().await {
+            if let Ok(v) = serde_json::from_str::<Value>(message.to_text().unwrap_or(""))
+                && v["type"] == "next"
+            {
+                let _ = tx.send(v["payload"].clone());
+            }
+        }
+    });
+    rx
+}
+
+async fn stories(db: TestDatabase) {
+    simulate(&db);
+    let url = db.url();
+    let staff = people(url, "town_office_staff", CHENGTAN).await;
+    let leaders = people(url, "town_leader", CHENGTAN).await;
+    let secretaries = people(url, "village_secretary", CHENGTAN).await;
+    let auditors = people(url, "auditor", "330600000000").await;
+    assert!(secretaries.len() >= 2, "two villages' secretaries");
+    let (village_a, village_b) = (secretaries[0].scope.clone(), secretaries[1].scope.clone());
+    // A listed village duty in a duty area a leader reviews.
+    let store = Store::connect(url, Arc::new(SystemClock))
+        .await
+        .expect("store");
+    let (catalogue, _) = Executor::new(store.clone())
+        .load::<MatterCatalogue>(RegionId::shaoxing().as_str())
+        .await
+        .expect("catalogue");
+    let snapshot = catalogue.snapshot().expect("a catalogue");
+    let now = chrono::Utc::now();
+    let (leader, item) = leaders
+        .iter()
+        .find_map(|l| {
+            let xingcun_domain::Role::TownLeader { duty_areas } = &l.role else {
+                return None;
+            };
+            snapshot
+                .items
+                .values()
+                .find(|i| {
+                    i.in_force(now)
+                        && i.kind == MatterKind::Duty
+                        && i.level == ResponsibleLevel::Village
+                        && duty_areas.iter().any(|d| d == i.category.as_str())
+                })
+                .map(|i| (l.clone(), i.clone()))
+        })
+        .expect("a leader with a listed duty in their area");
+    drop(store);
+
+    let server = start(url);
+    let port = server.port;
+    let client = |person: &str| Client {
+        port,
+        token: Some(token(url, person)),
+    };
+    let office = client(&staff[0].person);
+    let leader = client(&leader.person);
+    let a = client(&secretaries[0].person);
+    let b = client(&secretaries[1].person);
+    let auditor = client(&auditors[0].person);
+    let admin = client("system");
+
+    // Another town, another county, one village, its secretary: the scope boundary.
+    let other_town = "330681001000";
+    let other_village = "330681001201";
+    admin.ok(
+        "mutation($c: String!) { registerRegion(code: $c, name: \"浣东街道\") { position } }",
+        json!({ "c": other_town }),
+    );
+    admin.ok(
+        "mutation($c: String!) { registerVillage(code: $c, name: \"陶朱村\") { position } }",
+        json!({ "c": other_village }),
+    );
+    let appointed = admin.ok(
+        "mutation($s: String!) { appointCadre(person: \"e2e-outsider\", name: \"外村书记\", role: VILLAGE_SECRETARY, scope: $s) { position } }",
+        json!({ "s": other_village }),
+    );
+    let _ = appointed;
+    let outsider = Client {
+        port,
+        token: Some({
+            // The token command reads the directory: wait until it knows the appointment.
+            let started = Instant::now();
+            loop {
+                let out = xingcun(&[
+                    "--database-url",
+                    url,
+                    "token",
+                    "create",
+                    "--person",
+                    "e2e-outsider",
+                ]);
+                if out.status.success() {
+                    break String::from_utf8_lossy(&out.stdout).trim().to_owned();
+                }
+                assert!(started.elapsed() < Duration::from_secs(20));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }),
+    };
+    let board = "query($v: String!) { villageBoard(village: $v, first: 200) { task status title pointsHundredths } }";
+    assert_eq!(outsider.code(board, json!({ "v": village_a })), "FORBIDDEN");
+    assert_eq!(a.code(board, json!({ "v": village_b })), "FORBIDDEN");
+    assert_eq!(
+        outsider.code(
+            "query($t: String!) { townDashboard(town: $t) { town } }",
+            json!({ "t": CHENGTAN })
+        ),
+        "FORBIDDEN"
+    );
+    outsider.ok(board, json!({ "v": other_village }));
+
+    // A task with an unlisted code is refused by screening, and counted.
+    let month = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset"))
+        .format("%Y-%m")
+        .to_string();
+    let stats = "query($s: String!, $m: String!) { screeningStatistics(scope: $s, fromMonth: $m, toMonth: $m) { rejectedTotal } }";
+    let before = office.ok(stats, json!({ "s": CHENGTAN, "m": month }))["screeningStatistics"]
+        ["rejectedTotal"]
+        .as_i64()
+        .expect("count");
+    let deadline = (chrono::Utc::now() + chrono::Duration::days(20)).to_rfc3339();
+    let draft = "mutation($t: String!, $i: DraftTaskInput!) { draftTask(town: $t, input: $i) { id position } }";
+    let unlisted = json!({ "t": CHENGTAN, "i": {
+        "title": "上报各类台账", "content": "各村上报台账", "source": "TOWN", "category": item.category.as_str(),
+        "matterCode": "ZZ-NOT-LISTED", "score": 10, "villages": [village_a, village_b], "deadline": deadline } });
+    assert_eq!(office.code(draft, unlisted), "SCREENING_REJECTED");
+    office.until(stats, json!({ "s": CHENGTAN, "m": month }), |d| {
+        d["screeningStatistics"]["rejectedTotal"].as_i64() == Some(before + 1)
+    });
+
+    // A listed task: drafted, approved, dispatched, reaching both villages.
+    let listed = json!({ "t": CHENGTAN, "i": {
+        "title": "端到端测试任务", "content": "按清单办理", "source": "TOWN", "category": item.category.as_str(),
+        "matterCode": item.code.to_string(), "score": 10, "villages": [village_a, village_b], "deadline": deadline } });
+    let task = office.ok(draft, listed)["draftTask"]["id"]
+        .as_str()
+        .expect("task id")
+        .to_owned();
+    leader.ok(
+        "mutation($t: String!) { approveTask(task: $t) { position } }",
+        json!({ "t": task }),
+    );
+    // The village secretary listens to their board before the dispatch.
+    let mut changes = subscribe(
+        port,
+        a.token.as_deref().expect("token"),
+        &format!(
+            "subscription {{ villageBoardChanged(village: \"{village_a}\") {{ task status }} }}"
+        ),
+    )
+    .await;
+    leader.ok(
+        "mutation($t: String!) { dispatchTask(task: $t) { position } }",
+        json!({ "t": task }),
+    );
+    let on_board = |v: &Value, status: &str| {
+        v["villageBoard"].as_array().is_some_and(|rows| {
+            rows.iter()
+                .any(|r| r["task"] == task.as_str() && r["status"] == status)
+        })
+    };
+    a.until(board, json!({ "v": village_a }), |d| on_board(d, "issued"));
+    b.until(board, json!({ "v": village_b }), |d| on_board(d, "issued"));
+    let pushed = tokio::time::timeout(Duration::from_secs(10), changes.recv())
+        .await
+        .expect("a board change pushed")
+        .expect("payload");
+    assert_eq!(
+        pushed["data"]["villageBoardChanged"][0]["task"], task,
+        "{pushed}"
+    );
+
+    // The other village cannot act on this one's work; this one signs, reports, submits.
+    let sign =
+        "mutation($t: String!, $v: String!) { signAssignment(task: $t, village: $v) { position } }";
+    assert_eq!(
+        b.code(sign, json!({ "t": task, "v": village_a })),
+        "FORBIDDEN"
+    );
+    let signed = a.ok(sign, json!({ "t": task, "v": village_a }))["signAssignment"]["position"]
+        .as_i64()
+        .expect("position");
+    // Read your writes: the board has the signature at once.
+    let read = a.ok(
+        "query($v: String!, $p: Int) { villageBoard(village: $v, minPosition: $p) { task status } }",
+        json!({ "v": village_a, "p": signed }),
+    );
+    assert!(
+        on_board(&read, "signed") || on_board(&read, "in_progress"),
+        "{read}"
+    );
+    let pushed = tokio::time::timeout(Duration::from_secs(10), changes.recv())
+        .await
+        .expect("the signature pushed")
+        .expect("payload");
+    assert_eq!(pushed["data"]["villageBoardChanged"][0]["task"], task);
+    a.ok(
+        "mutation($t: String!, $v: String!) { reportProgress(task: $t, village: $v, percent: 50, note: \"过半\") { position } }",
+        json!({ "t": task, "v": village_a }),
+    );
+    a.ok(
+        "mutation($t: String!, $v: String!, $e: String!) { submitWork(task: $t, village: $v, summary: \"已完成\", evidence: [{sha256: $e, name: \"照片.jpg\"}]) { position } }",
+        json!({ "t": task, "v": village_a, "e": EVIDENCE }),
+    );
+    // Auditors read, never write.
+    assert_eq!(
+        auditor.code(
+            "mutation($t: String!, $v: String!) { acceptWork(task: $t, village: $v) { position } }",
+            json!({ "t": task, "v": village_a })
+        ),
+        "FORBIDDEN"
+    );
+    let accepted = office.ok(
+        "mutation($t: String!, $v: String!) { acceptWork(task: $t, village: $v) { position } }",
+        json!({ "t": task, "v": village_a }),
+    )["acceptWork"]["position"]
+        .as_i64()
+        .expect("position");
+    let read = a.ok(
+        "query($v: String!, $p: Int) { villageBoard(village: $v, minPosition: $p, first: 200) { task status pointsHundredths } }",
+        json!({ "v": village_a, "p": accepted }),
+    );
+    let row = read["villageBoard"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["task"] == task.as_str()))
+        .expect("row")
+        .clone();
+    assert_eq!(row["status"], "accepted", "{row}");
+    assert!(row["pointsHundredths"].as_i64().unwrap_or(0) > 0, "{row}");
+
+    // A re-sent command (same commandId) appends nothing.
+    let praise = "mutation($v: String!) { givePraise(village: $v, points: 3, reason: \"按时完成\", commandId: \"7d2f58c2-0c0a-4f57-9c8d-7a1e2b3c4d5e\") { positions duplicate } }";
+    let first = leader.ok(praise, json!({ "v": village_a }));
+    let again = leader.ok(praise, json!({ "v": village_a }));
+    assert_eq!(
+        first["givePraise"]["positions"],
+        again["givePraise"]["positions"]
+    );
+    assert_eq!(again["givePraise"]["duplicate"], true);
+
+    // A procedure: a meeting without its minutes is returned, one out of order refused.
+    let started = a.ok(
+        "mutation($v: String!) { startProcedure(village: $v, title: \"村道硬化\", amountFen: 30000000) { id } }",
+        json!({ "v": village_a }),
+    );
+    let procedure = started["startProcedure"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let meeting = |step: i32, evidence: Value| {
+        json!({ "p": procedure, "m": {
+            "stepNo": step, "body": "COMMITTEE", "heldAt": chrono::Utc::now().to_rfc3339(),
+            "expected": 7, "present": 7, "votesFor": 7, "votesAgainst": 0, "votesAbstain": 0,
+            "evidence": evidence } })
+    };
+    let record = "mutation($p: String!, $m: MeetingInput!) { recordMeeting(procedure: $p, meeting: $m) { position } }";
+    // Step 5 before step 1: refused, nothing recorded.
+    assert_eq!(a.code(record, meeting(5, json!([]))), "RULE_VIOLATION");
+    let register = "query($v: String!) { procedureRegister(village: $v) { procedure returns { stepNo missing } } }";
+    // Step 1 (the committee's proposal meeting) without its minutes: returned, and the
+    // return is on the record.
+    let returned = a.call(record, meeting(1, json!([])));
+    assert_eq!(
+        returned["errors"][0]["extensions"]["code"], "STEP_RETURNED",
+        "{returned}"
+    );
+    assert!(
+        returned["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("会议记录")),
+        "{returned}"
+    );
+    a.until(register, json!({ "v": village_a }), |d| {
+        d["procedureRegister"].as_array().is_some_and(|ps| {
+            ps.iter().any(|p| {
+                p["procedure"] == procedure.as_str()
+                    && !p["returns"].as_array().is_none_or(Vec::is_empty)
+            })
+        })
+    });
+
+    // 揭榜: 澄潭街道 posts 建设儿童照护驿站; both villages bid.
+    let listing = office.ok(
+        "mutation($t: String!, $d: String!) { postListing(town: $t, project: \"建设儿童照护驿站\", description: \"在村内建设儿童照护驿站\", criteria: [{name: \"场地条件\", weight: 60}, {name: \"运营方案\", weight: 40}], bidDeadline: $d) { id } }",
+        json!({ "t": CHENGTAN, "d": (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339() }),
+    )["postListing"]["id"]
+        .as_str()
+        .expect("listing")
+        .to_owned();
+    let bid = "mutation($l: String!, $v: String!) { submitBid(listing: $l, village: $v, statement: \"本村场地充足\", attachments: []) { position } }";
+    a.ok(bid, json!({ "l": listing, "v": village_a }));
+    let last = b.ok(bid, json!({ "l": listing, "v": village_b }))["submitBid"]["position"]
+        .as_i64()
+        .expect("position");
+    assert_eq!(
+        outsider.code(bid, json!({ "l": listing, "v": village_a })),
+        "FORBIDDEN"
+    );
+    let detail = office.ok(
+        "query($l: String!, $p: Int) { listing(id: $l, minPosition: $p) { listing { project stage } bids { village status } } }",
+        json!({ "l": listing, "p": last }),
+    );
+    assert_eq!(
+        detail["listing"]["bids"].as_array().map(Vec::len),
+        Some(2),
+        "{detail}"
+    );
+
+    // The auditor replays village A: its trail in log order with hashes, and as of a
+    // past position.
+    let trail = auditor.ok(
+        "query($v: String!) { auditTrail(region: $v, first: 5) { edges { cursor node { position eventType hash prevHash } } pageInfo { hasNextPage } } }",
+        json!({ "v": village_a }),
+    );
+    let edges = trail["auditTrail"]["edges"]
+        .as_array()
+        .expect("edges")
+        .clone();
+    assert_eq!(edges.len(), 5);
+    assert_eq!(trail["auditTrail"]["pageInfo"]["hasNextPage"], true);
+    let positions: Vec<i64> = edges
+        .iter()
+        .map(|e| e["node"]["position"].as_i64().expect("position"))
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+    let past = auditor.ok(
+        "query($v: String!, $p: Int!) { villageAsOf(village: $v, position: $p) { position tasks { task status } } }",
+        json!({ "v": village_a, "p": signed - 1 }),
+    );
+    let tasks = past["villageAsOf"]["tasks"].as_array().expect("tasks");
+    assert!(
+        tasks
+            .iter()
+            .any(|t| t["task"] == task.as_str() && t["status"] != "accepted"),
+        "as of before the signature, the task is not accepted: {past}"
+    );
+    assert_eq!(
+        auditor.code(board, json!({ "v": "330624004" })),
+        "INVALID_INPUT"
+    );
+}
+
+#[tokio::test]
+async fn the_seed_stories_on_sqlite() {
+    stories(fresh_sqlite()).await;
+}
+
+#[tokio::test]
+async fn the_seed_stories_on_postgres() {
+    let Some(db) = fresh_postgres().await else {
+        return;
+    };
+    stories(db).await;
+}
+
+#[test]
+fn schema_graphql_is_what_the_server_serves() {
+    let out = xingcun(&["schema"]);
+    assert!(out.status.success());
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let kept = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+        .expect("schema.graphql");
+    assert!(
+        printed == kept,
+        "schema.graphql is out of date: run `cargo run -- schema > schema.graphql`"
+    );
+}
