@@ -608,6 +608,13 @@ async fn stories(db: TestDatabase) {
     assert_eq!(row["status"], "accepted", "{row}");
     assert!(row["pointsHundredths"].as_i64().unwrap_or(0) > 0, "{row}");
 
+    // The town's board (兴村治社榜) this month moves with the praise, live.
+    let mut ranks = subscribe(
+        port,
+        a.token.as_deref().expect("token"),
+        &format!("subscription {{ leaderboardChanged(board: VILLAGES, scope: \"{CHENGTAN}\", period: \"{month}\") {{ rank subject points {{ praise total }} }} }}"),
+    )
+    .await;
     // A re-sent command (same commandId) appends nothing.
     let praise = "mutation($v: String!) { givePraise(village: $v, points: 3, reason: \"按时完成\", commandId: \"7d2f58c2-0c0a-4f57-9c8d-7a1e2b3c4d5e\") { positions duplicate } }";
     let first = leader.ok(praise, json!({ "v": village_a }));
@@ -617,6 +624,35 @@ async fn stories(db: TestDatabase) {
         again["givePraise"]["positions"]
     );
     assert_eq!(again["givePraise"]["duplicate"], true);
+    let praised = first["givePraise"]["positions"][0].as_i64().expect("position");
+    let standing = a.ok(
+        "query($s: String!, $m: String!, $p: Int) { leaderboard(board: VILLAGES, scope: $s, period: $m, minPosition: $p) { rank subject points { praise total } } }",
+        json!({ "s": CHENGTAN, "m": month, "p": praised }),
+    );
+    let row = standing["leaderboard"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["subject"] == village_a.as_str()))
+        .unwrap_or_else(|| panic!("{village_a} on the board: {standing}"))
+        .clone();
+    assert_eq!(row["points"]["praise"], 300, "3 points in hundredths: {row}");
+    let pushed = tokio::time::timeout(Duration::from_secs(10), ranks.recv())
+        .await
+        .expect("a rank change pushed")
+        .expect("payload");
+    assert!(
+        pushed["data"]["leaderboardChanged"]
+            .as_array()
+            .is_some_and(|rows| rows.iter().any(|r| r["subject"] == village_a.as_str())),
+        "{pushed}"
+    );
+    // A village secretary sees the boards above them, not another county's.
+    assert_eq!(
+        a.code(
+            "query($m: String!) { leaderboard(board: CADRES, scope: \"330681000000\", period: $m) { rank } }",
+            json!({ "m": month })
+        ),
+        "FORBIDDEN"
+    );
 
     // A procedure: a meeting without its minutes is returned, one out of order refused.
     let started = a.ok(

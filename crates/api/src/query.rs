@@ -14,8 +14,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use xingcun_domain::RegionId;
 use xingcun_projections::audit_trail::AsOf;
 use xingcun_projections::{
-    audit_trail, bid_board, directory, procedure_register, screening_stats, town_dashboard,
-    village_board,
+    audit_trail, bid_board, directory, leaderboard, procedure_register, screening_stats,
+    town_dashboard, village_board,
 };
 use xingcun_store::EventLog;
 
@@ -422,6 +422,42 @@ impl Query {
         Ok(state.into())
     }
 
+    /// 亮榜争先: 兴村治社榜 (`VILLAGES`) or 先锋干部榜 (`CADRES`) of a town, county or the
+    /// city, for a period (`2025-03`, `2025-Q1`, `2025`, Asia/Shanghai), on points or on the
+    /// 领雁指数 (the definition in force, or `indexVersion`; a new version re-ranks history).
+    /// Boards are for everyone they concern: a caller sees the boards of their own scope
+    /// and of every region above it (a village secretary sees their town's, county's and
+    /// the city's), and those of regions inside their scope.
+    #[allow(clippy::too_many_arguments)]
+    async fn leaderboard(
+        &self,
+        ctx: &Context<'_>,
+        board: Board,
+        scope: String,
+        period: String,
+        measure: Option<Measure>,
+        index_version: Option<i32>,
+        first: Option<i32>,
+        min_position: Option<i64>,
+    ) -> ApiResult<Vec<LeaderboardRow>> {
+        let caller = caller(ctx)?;
+        let api = api(ctx);
+        let query = leaderboard_query(
+            caller,
+            board,
+            &scope,
+            &period,
+            measure,
+            index_version,
+            first,
+        )?;
+        reached(api, "leaderboard", min_position).await?;
+        let rows = leaderboard::leaderboard(&api.db, &query)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(LeaderboardRow::from).collect())
+    }
+
     /// Each read model's version, position, lag and state.
     async fn projection_status(&self, ctx: &Context<'_>) -> ApiResult<Vec<ProjectionStatus>> {
         caller(ctx)?;
@@ -467,5 +503,43 @@ pub(crate) async fn town_dashboard_of(api: &Api, town: &str) -> Result<TownDashb
             .into_iter()
             .map(DuplicateFlag::from)
             .collect(),
+    })
+}
+
+/// A board query the caller may make.
+pub(crate) fn leaderboard_query(
+    caller: &Caller,
+    board: Board,
+    scope: &str,
+    period: &str,
+    measure: Option<Measure>,
+    index_version: Option<i32>,
+    first: Option<i32>,
+) -> Result<leaderboard::LeaderboardQuery, ApiError> {
+    let id = region(scope)?;
+    if !caller.reads(&id) && !id.contains(&caller.actor.scope) {
+        return Err(caller
+            .must_read(&id)
+            .err()
+            .unwrap_or_else(ApiError::unauthenticated));
+    }
+    let period: leaderboard::Period = period
+        .parse()
+        .map_err(|e: leaderboard::InvalidPeriod| ApiError::invalid(e.to_string()))?;
+    let version = index_version
+        .map(|v| u32::try_from(v).map_err(|_| ApiError::invalid("indexVersion 不能为负数")))
+        .transpose()?;
+    Ok(leaderboard::LeaderboardQuery {
+        board: match board {
+            Board::Villages => leaderboard::Board::Villages,
+            Board::Cadres => leaderboard::Board::Cadres,
+        },
+        scope: id,
+        period,
+        measure: match measure.unwrap_or(Measure::Points) {
+            Measure::Points => leaderboard::Measure::Points,
+            Measure::Index => leaderboard::Measure::Index { version },
+        },
+        limit: Some(u32::try_from(page_size(first, 50)?).unwrap_or(50)),
     })
 }

@@ -10,17 +10,21 @@
 //!
 //! All end when the server shuts down (the WebSocket is then closed with code 1001).
 
+use std::sync::{Arc, Mutex};
+
 use async_graphql::{Context, Json, SimpleObject, Subscription};
 use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 use xingcun_domain::RegionId;
-use xingcun_projections::village_board;
+use xingcun_projections::{leaderboard, village_board};
 use xingcun_store::{EventLog, RecordedEvent};
 
 use crate::Api;
 use crate::error::ApiError;
-use crate::query::{api, caller, reached, region, town, town_dashboard_of, village};
-use crate::types::{BoardTask, TownDashboard};
+use crate::query::{
+    api, caller, leaderboard_query, reached, region, town, town_dashboard_of, village,
+};
+use crate::types::{Board, BoardTask, LeaderboardRow, Measure, TownDashboard};
 
 pub struct Subscription;
 
@@ -144,6 +148,63 @@ impl Subscription {
                 }
             })
             .filter(|rows| std::future::ready(!rows.is_empty()))
+            .boxed())
+    }
+
+    /// A leaderboard, each time its ranking changes (who is on it, in which rank, or their
+    /// points or index): the first page, as `leaderboard` answers it.
+    #[allow(clippy::too_many_arguments)]
+    async fn leaderboard_changed(
+        &self,
+        ctx: &Context<'_>,
+        board: Board,
+        scope: String,
+        period: String,
+        measure: Option<Measure>,
+        index_version: Option<i32>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<BoxStream<'static, Vec<LeaderboardRow>>> {
+        let caller = caller(ctx)?;
+        let api = api(ctx).clone();
+        let query = leaderboard_query(
+            caller,
+            board,
+            &scope,
+            &period,
+            measure,
+            index_version,
+            first,
+        )?;
+        let head = api.store.head_position().await.map_err(ApiError::from)?;
+        // The last ranking sent: a change that leaves it as it was sends nothing.
+        let last: Arc<Mutex<Option<Vec<String>>>> = Arc::default();
+        Ok(events_of(&api, query.scope.clone(), head)
+            .then(move |event| {
+                let api = api.clone();
+                let query = query.clone();
+                async move {
+                    let position = i64::try_from(event.position).unwrap_or(i64::MAX);
+                    reached(&api, "leaderboard", Some(position)).await.ok()?;
+                    leaderboard::leaderboard(&api.db, &query).await.ok()
+                }
+            })
+            .filter_map(move |rows| {
+                let changed = rows.and_then(|rows| {
+                    let key: Vec<String> = rows
+                        .iter()
+                        .map(|r| format!("{}#{}#{:?}#{:?}", r.subject, r.rank, r.points, r.index))
+                        .collect();
+                    let mut last = last
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    (last.as_ref() != Some(&key)).then(|| {
+                        *last = Some(key);
+                        rows
+                    })
+                });
+                std::future::ready(changed)
+            })
+            .map(|rows| rows.into_iter().map(LeaderboardRow::from).collect())
             .boxed())
     }
 

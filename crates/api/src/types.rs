@@ -671,3 +671,118 @@ pub enum Board {
     /// 先锋干部榜.
     Cadres,
 }
+
+/// What a board ranks on.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum Measure {
+    /// 工分.
+    Points,
+    /// 领雁指数 (under the definition in force, or `indexVersion`).
+    Index,
+}
+
+/// Points by source (hundredths of a point) and the counts behind them.
+#[derive(SimpleObject, Clone)]
+pub struct PointsBreakdown {
+    pub tasks: i64,
+    pub procedures: i64,
+    pub listings: i64,
+    pub praise: i64,
+    pub total: i64,
+    pub tasks_accepted: i64,
+    pub tasks_on_time: i64,
+    pub task_returns: i64,
+    pub procedures_completed: i64,
+    pub listings_won: i64,
+    pub listings_delivered: i64,
+    pub praises: i64,
+}
+
+/// One dimension of a 领雁指数 with its score and where the score came from.
+#[derive(SimpleObject, Clone)]
+pub struct IndexDimension {
+    pub key: String,
+    pub name: String,
+    pub weight: i64,
+    /// 0..=10000 (hundredths); null when missing (counted as 0).
+    pub score: Option<i64>,
+    /// `tasks` (治理能力 from the record), `development` (发展实绩 from the record),
+    /// `raters` (town raters' scores) or `missing`.
+    pub source: String,
+    /// The figures behind the score (counts, raters, periods).
+    pub source_detail: async_graphql::Json<serde_json::Value>,
+}
+
+/// A 领雁指数.
+#[derive(SimpleObject, Clone)]
+pub struct IndexValue {
+    pub definition_version: i64,
+    /// 0..=10000 (hundredths of a point).
+    pub value: i64,
+    pub dimensions: Vec<IndexDimension>,
+    pub ignored: Vec<String>,
+}
+
+/// One row of a leaderboard.
+#[derive(SimpleObject, Clone)]
+pub struct LeaderboardRow {
+    /// Ties share a rank (1, 1, 3).
+    pub rank: i64,
+    /// The village code (兴村治社榜) or the cadre's person id (先锋干部榜).
+    pub subject: String,
+    pub name: Option<String>,
+    pub village: String,
+    pub village_name: Option<String>,
+    pub town: String,
+    pub county: String,
+    pub points: Option<PointsBreakdown>,
+    pub index: Option<IndexValue>,
+}
+
+impl From<xingcun_projections::leaderboard::LeaderboardRow> for LeaderboardRow {
+    fn from(r: xingcun_projections::leaderboard::LeaderboardRow) -> Self {
+        LeaderboardRow {
+            rank: r.rank,
+            subject: r.subject,
+            name: r.name,
+            village: r.village,
+            village_name: r.village_name,
+            town: r.town,
+            county: r.county,
+            points: r.points.map(|p| PointsBreakdown {
+                tasks: p.tasks,
+                procedures: p.procedures,
+                listings: p.listings,
+                praise: p.praise,
+                total: p.total,
+                tasks_accepted: p.tasks_accepted,
+                tasks_on_time: p.tasks_on_time,
+                task_returns: p.task_returns,
+                procedures_completed: p.procedures_completed,
+                listings_won: p.listings_won,
+                listings_delivered: p.listings_delivered,
+                praises: p.praises,
+            }),
+            index: r.index.map(|i| IndexValue {
+                definition_version: i64::from(i.definition_version),
+                value: i64::from(i.value),
+                dimensions: i
+                    .dimensions
+                    .into_iter()
+                    .map(|d| {
+                        let detail = serde_json::to_value(&d.source).unwrap_or_default();
+                        IndexDimension {
+                            key: d.key,
+                            name: d.name,
+                            weight: i64::from(d.weight),
+                            score: d.score.map(i64::from),
+                            source: detail["source"].as_str().unwrap_or("missing").to_owned(),
+                            source_detail: async_graphql::Json(detail),
+                        }
+                    })
+                    .collect(),
+                ignored: i.ignored,
+            }),
+        }
+    }
+}

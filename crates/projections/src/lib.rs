@@ -15,7 +15,10 @@
 //! - [`directory`]: 名录, regions with their names and people with their current post (the
 //!   API resolves a token's person here);
 //! - [`town_dashboard`]: 镇街派单看板, a town's tasks with each village's progress, per office
-//!   and per leader in charge, and the duplicates (多头派单) flagged.
+//!   and per leader in charge, and the duplicates (多头派单) flagged;
+//! - [`leaderboard`]: 亮榜争先, 兴村治社榜 (villages) and 先锋干部榜 (cadres) by town, county or
+//!   city and by month, quarter or year, on points (工分) or on the 领雁指数 under the weights
+//!   in force, ranked when asked.
 //!
 //! Everything in them can be rebuilt from the log (`xingcun rebuild`).
 
@@ -24,6 +27,7 @@ use std::sync::Arc;
 pub mod audit_trail;
 pub mod bid_board;
 pub mod directory;
+pub mod leaderboard;
 pub mod procedure_register;
 pub mod runtime;
 pub mod screening_stats;
@@ -44,5 +48,6 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(procedure_register::ProcedureRegister),
         Arc::new(bid_board::BidBoard),
         Arc::new(directory::Directory),
+        Arc::new(leaderboard::Leaderboard),
     ]
 }

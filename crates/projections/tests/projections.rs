@@ -10,8 +10,8 @@ use chrono::{NaiveDate, Utc};
 use tokio_util::sync::CancellationToken;
 use xingcun_projections::sql::Arg;
 use xingcun_projections::{
-    Projection, ReadDb, Runtime, audit_trail, bid_board, procedure_register, screening_stats,
-    town_dashboard, village_board,
+    Projection, ReadDb, Runtime, audit_trail, bid_board, leaderboard, procedure_register,
+    screening_stats, town_dashboard, village_board,
 };
 use xingcun_simulate::{Preset, SimConfig};
 use xingcun_store::testing::{TestDatabase, fresh_postgres, fresh_sqlite};
@@ -281,10 +281,13 @@ async fn rebuilds_are_identical(store: Store, clock: ManualClock) {
         .expect("runtime");
     runtime.catch_up().await.expect("catch up");
     let first = snapshot(runtime.db()).await;
-    // Every table has rows, but for the villages of restricted listings: the village
-    // preset's town has four villages, and the simulator opens such a listing to all of them.
+    // Every table has rows, but for the villages of restricted listings (the village
+    // preset's town has four villages, and the simulator opens such a listing to all of
+    // them) and the published 领雁指数 definitions (the simulated city publishes its first
+    // in January 2025; until then the default is in force).
+    let empty = ["listing_eligible", "leaderboard_index_versions"];
     for (table, rows) in &first {
-        assert_eq!(rows.is_empty(), *table == "listing_eligible", "{table}");
+        assert_eq!(rows.is_empty(), empty.contains(table), "{table}");
     }
     for p in runtime.projections() {
         runtime
@@ -1671,3 +1674,980 @@ async fn an_older_binary_leaves_a_newer_build_alone(store: Store, clock: ManualC
     assert!(builds[0].active && builds[0].version == 2);
 }
 both!(newer_in_service, an_older_binary_leaves_a_newer_build_alone);
+
+// ---------------------------------------------------------------------------------------
+// The leaderboards: against an independent fold over the log, then the awkward cases.
+// ---------------------------------------------------------------------------------------
+
+/// Points and counts of one row of a board, as the oracle folds them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Tally {
+    tasks: i64,
+    procedures: i64,
+    listings: i64,
+    praise: i64,
+    accepted: i64,
+    on_time: i64,
+    returns: i64,
+    completed: i64,
+    won: i64,
+    delivered: i64,
+    praises: i64,
+}
+
+impl Tally {
+    fn total(&self) -> i64 {
+        self.tasks + self.procedures + self.listings + self.praise
+    }
+    fn active(&self) -> bool {
+        self.accepted + self.returns + self.completed + self.won + self.delivered + self.praises > 0
+    }
+    fn of(p: &leaderboard::PointsBreakdown) -> Self {
+        Tally {
+            tasks: p.tasks,
+            procedures: p.procedures,
+            listings: p.listings,
+            praise: p.praise,
+            accepted: p.tasks_accepted,
+            on_time: p.tasks_on_time,
+            returns: p.task_returns,
+            completed: p.procedures_completed,
+            won: p.listings_won,
+            delivered: p.listings_delivered,
+            praises: p.praises,
+        }
+    }
+}
+
+/// (board, subject, village, period) -> tally.
+type Tallies = BTreeMap<(&'static str, String, String, String), Tally>;
+
+fn periods_at(v: &serde_json::Value) -> Vec<String> {
+    let t: chrono::DateTime<Utc> = s(v).parse().expect("a time");
+    leaderboard::Period::of(t)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// The points boards' facts folded straight from the log's JSON, with the rules the
+/// module documents: who gets a task's points, a procedure's, a listing's, a praise's.
+fn fold_points(events: &[RecordedEvent]) -> Tallies {
+    let mut tallies = Tallies::new();
+    // person -> (scope, grid, in office)
+    let mut people: BTreeMap<String, (String, Option<String>, bool)> = BTreeMap::new();
+    let mut leads: BTreeMap<String, String> = BTreeMap::new();
+    // praise -> (periods, village, person, points)
+    let mut praise: BTreeMap<String, (Vec<String>, String, Option<String>, i64)> = BTreeMap::new();
+    let add = |tallies: &mut Tallies,
+               village: &str,
+               cadre: Option<String>,
+               periods: &[String],
+               f: &dyn Fn(&mut Tally)| {
+        for period in periods {
+            let subjects = [
+                ("village", Some(village.to_owned())),
+                ("cadre", cadre.clone()),
+            ];
+            for (board, subject) in subjects {
+                if let Some(subject) = subject {
+                    f(tallies
+                        .entry((board, subject, village.to_owned(), period.clone()))
+                        .or_default());
+                }
+            }
+        }
+    };
+    for e in events {
+        let b = body(e);
+        let village = s(&b["village"]);
+        match e.event_type.as_str() {
+            "CadreAppointed" => {
+                let grid = b["grid"].as_str().map(str::to_owned);
+                people.insert(s(&b["person"]), (s(&b["scope"]), grid, true));
+            }
+            "CadreDeparted" => {
+                if let Some(p) = people.get_mut(&s(&b["person"]))
+                    && p.0 == s(&b["scope"])
+                {
+                    p.2 = false;
+                }
+            }
+            "AssignmentAccepted" => {
+                let signer = b["signed_by"].as_str().map(str::to_owned);
+                let cadre = match b["assignee"]["kind"].as_str() {
+                    Some("cadre") => Some(s(&b["assignee"]["person"])),
+                    Some("grid") => people
+                        .iter()
+                        .find(|(_, (_, grid, active))| {
+                            *active && grid.as_deref() == b["assignee"]["grid"].as_str()
+                        })
+                        .map(|(id, _)| id.clone())
+                        .or(signer),
+                    _ => signer,
+                };
+                let points = b["points"].as_i64().expect("points");
+                let on_time = i64::from(b["on_time"].as_bool().expect("on time"));
+                add(
+                    &mut tallies,
+                    &village,
+                    cadre,
+                    &periods_at(&b["accepted_at"]),
+                    &|t| {
+                        t.tasks += points;
+                        t.accepted += 1;
+                        t.on_time += on_time;
+                    },
+                );
+            }
+            "AssignmentReturned" => {
+                add(
+                    &mut tallies,
+                    &village,
+                    None,
+                    &periods_at(&b["returned_at"]),
+                    &|t| t.returns += 1,
+                );
+            }
+            "ProcedureStarted" => {
+                leads.insert(s(&b["procedure_id"]), s(&b["started_by"]));
+            }
+            "ProcedureCompleted" => {
+                let cadre = leads.get(&s(&b["procedure_id"])).cloned();
+                add(
+                    &mut tallies,
+                    &village,
+                    cadre,
+                    &periods_at(&b["completed_at"]),
+                    &|t| {
+                        t.procedures += 1_000;
+                        t.completed += 1;
+                    },
+                );
+            }
+            "BidSubmitted" => {
+                let key = format!("{}:{village}", s(&b["listing_id"]));
+                leads.insert(key, s(&b["submitted_by"]));
+            }
+            "ListingAwarded" => {
+                let winner = s(&b["winner"]);
+                let cadre = leads
+                    .get(&format!("{}:{winner}", s(&b["listing_id"])))
+                    .cloned();
+                add(
+                    &mut tallies,
+                    &winner,
+                    cadre,
+                    &periods_at(&b["awarded_at"]),
+                    &|t| {
+                        t.listings += 1_000;
+                        t.won += 1;
+                    },
+                );
+            }
+            "CompletionAccepted" => {
+                let cadre = leads
+                    .get(&format!("{}:{village}", s(&b["listing_id"])))
+                    .cloned();
+                add(
+                    &mut tallies,
+                    &village,
+                    cadre,
+                    &periods_at(&b["accepted_at"]),
+                    &|t| {
+                        t.listings += 2_000;
+                        t.delivered += 1;
+                    },
+                );
+            }
+            "PraiseGiven" => {
+                let person = b["target"]["person"].as_str().map(str::to_owned);
+                let points = b["points"].as_i64().expect("points") * 100;
+                let periods = periods_at(&b["given_at"]);
+                add(&mut tallies, &village, person.clone(), &periods, &|t| {
+                    t.praise += points;
+                    t.praises += 1;
+                });
+                praise.insert(e.stream_id.clone(), (periods, village, person, points));
+            }
+            "PraiseWithdrawn" => {
+                let (periods, village, person, points) =
+                    praise.get(&e.stream_id).cloned().expect("the praise given");
+                add(&mut tallies, &village, person, &periods, &|t| {
+                    t.praise -= points;
+                    t.praises -= 1;
+                });
+            }
+            _ => {}
+        }
+    }
+    tallies
+}
+
+/// A board from the oracle's tallies: (rank, subject, village, tally), ties sharing a rank.
+fn oracle_board(tallies: &Tallies, board: &str, period: &str) -> Vec<(i64, String, String, Tally)> {
+    let mut rows: Vec<(String, String, Tally)> = tallies
+        .iter()
+        .filter(|((b, _, _, p), t)| *b == board && p == period && t.active())
+        .map(|((_, subject, village, _), t)| (subject.clone(), village.clone(), *t))
+        .collect();
+    rows.sort_by(|a, b| (b.2.total(), &a.0, &a.1).cmp(&(a.2.total(), &b.0, &b.1)));
+    let mut out = Vec::new();
+    let mut rank = 0;
+    for (i, (subject, village, t)) in rows.into_iter().enumerate() {
+        if out
+            .last()
+            .is_none_or(|(_, _, _, prev): &(i64, String, String, Tally)| prev.total() != t.total())
+        {
+            rank = i as i64 + 1;
+        }
+        out.push((rank, subject, village, t));
+    }
+    out
+}
+
+async fn points_board(
+    db: &ReadDb,
+    board: leaderboard::Board,
+    scope: &str,
+    period: &str,
+) -> Vec<(i64, String, String, Tally)> {
+    let query = leaderboard::LeaderboardQuery {
+        board,
+        scope: xingcun_domain::RegionId::parse(scope).expect("scope"),
+        period: period.parse().expect("period"),
+        measure: leaderboard::Measure::Points,
+        limit: None,
+    };
+    leaderboard::leaderboard(db, &query)
+        .await
+        .expect("board")
+        .iter()
+        .map(|r| {
+            let p = r.points.as_ref().expect("points on a points board");
+            assert_eq!(p.total, p.tasks + p.procedures + p.listings + p.praise);
+            (r.rank, r.subject.clone(), r.village.clone(), Tally::of(p))
+        })
+        .collect()
+}
+
+/// The 领雁指数 of every village of the simulated history's last year, recomputed from the
+/// log with the domain itself: each rating sheet folded by `RatingSheet`, its averages,
+/// 治理能力 and 发展实绩 from the record as the module documents, then `lingyan_index`.
+async fn check_index_against_the_domain(db: &ReadDb, events: &[RecordedEvent], tallies: &Tallies) {
+    use xingcun_domain::ranking::{DimensionKey, RatingEvent};
+    use xingcun_domain::{Aggregate, IndexDefinition, RatingSheet, lingyan_index};
+    let mut sheets: BTreeMap<String, RatingSheet> = BTreeMap::new();
+    for e in events
+        .iter()
+        .filter(|e| e.stream_id.starts_with("lingyan_rating-"))
+    {
+        let event: RatingEvent = serde_json::from_value(e.payload.clone()).expect("rating");
+        sheets
+            .entry(e.stream_id.clone())
+            .or_default()
+            .evolve(&event);
+    }
+    let year = "2024";
+    let best = tallies
+        .iter()
+        .filter(|((b, _, _, p), _)| *b == "village" && p == year)
+        .map(|(_, t)| t.procedures + t.listings)
+        .max()
+        .unwrap_or(0);
+    let definition = IndexDefinition::default();
+    let mut expected: BTreeMap<String, u32> = BTreeMap::new();
+    for sheet in sheets.values() {
+        let subject = sheet.subject().expect("a rated sheet");
+        if subject.period.to_string() != year {
+            continue;
+        }
+        let village = subject.village.to_string();
+        let mut scores = sheet.averages();
+        let record = tallies
+            .get(&("village", village.clone(), village.clone(), year.to_owned()))
+            .copied()
+            .unwrap_or_default();
+        if record.accepted + record.returns > 0 {
+            let share = (2 * record.on_time as u64 * 10_000
+                + (record.accepted + record.returns) as u64)
+                / (2 * (record.accepted + record.returns) as u64);
+            scores.insert(
+                DimensionKey::parse("governance").expect("key"),
+                share as u32,
+            );
+        }
+        if best > 0 {
+            let dev = record.procedures + record.listings;
+            let share = (2 * dev as u64 * 10_000 + best as u64) / (2 * best as u64);
+            scores.insert(
+                DimensionKey::parse("development").expect("key"),
+                share as u32,
+            );
+        }
+        let value = lingyan_index(&definition, &scores)
+            .expect("index")
+            .value_centi;
+        expected.insert(village, value);
+    }
+    assert!(
+        expected.len() >= 4,
+        "every village's secretary was rated in {year}"
+    );
+    let query = leaderboard::LeaderboardQuery {
+        board: leaderboard::Board::Villages,
+        scope: xingcun_domain::RegionId::shaoxing(),
+        period: year.parse().expect("year"),
+        measure: leaderboard::Measure::Index { version: None },
+        limit: None,
+    };
+    let board = leaderboard::leaderboard(db, &query)
+        .await
+        .expect("index board");
+    let got: BTreeMap<String, u32> = board
+        .iter()
+        .filter(|r| expected.contains_key(&r.subject))
+        .map(|r| (r.subject.clone(), r.index.as_ref().expect("index").value))
+        .collect();
+    assert_eq!(got, expected);
+    for pair in board.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        let (va, vb) = (
+            a.index.as_ref().expect("i").value,
+            b.index.as_ref().expect("i").value,
+        );
+        assert!(
+            va > vb && a.rank < b.rank || va == vb && a.rank == b.rank,
+            "{board:?}"
+        );
+    }
+    let governance = board[0]
+        .index
+        .as_ref()
+        .expect("index")
+        .dimensions
+        .iter()
+        .find(|d| d.key == "governance")
+        .expect("治理能力");
+    assert!(
+        matches!(
+            governance.source,
+            leaderboard::DimensionSource::Tasks { .. }
+        ),
+        "治理能力 comes from the record: {governance:?}"
+    );
+}
+
+/// A town actor of the simulated history: its town leader or party secretary.
+fn town_actor(events: &[RecordedEvent], role: &str, town: &str) -> xingcun_domain::Actor {
+    use xingcun_domain::{Actor, PersonId, RegionId, Role};
+    let e = events
+        .iter()
+        .find(|e| {
+            e.event_type == "CadreAppointed"
+                && body(e)["role"]["role"] == role
+                && body(e)["scope"] == town
+        })
+        .unwrap_or_else(|| panic!("a {role} over {town} in the log"));
+    let role = match role {
+        "town_leader" => Role::TownLeader {
+            duty_areas: body(e)["role"]["duty_areas"]
+                .as_array()
+                .expect("duty areas")
+                .iter()
+                .map(s)
+                .collect(),
+        },
+        "party_committee_secretary" => Role::PartyCommitteeSecretary,
+        "town_office_staff" => Role::TownOfficeStaff,
+        other => panic!("no town actor for {other}"),
+    };
+    Actor {
+        id: PersonId::parse(s(&body(e)["person"])).expect("person"),
+        role,
+        scope: RegionId::parse(town).expect("town"),
+    }
+}
+
+/// `(rank, subject, total)` of a points board.
+async fn standings(
+    db: &ReadDb,
+    board: leaderboard::Board,
+    scope: &str,
+    period: &str,
+) -> Vec<(i64, String, i64)> {
+    points_board(db, board, scope, period)
+        .await
+        .into_iter()
+        .map(|(rank, subject, _, t)| (rank, subject, t.total()))
+        .collect()
+}
+
+async fn index_board(
+    db: &ReadDb,
+    board: leaderboard::Board,
+    scope: &str,
+    period: &str,
+    version: Option<u32>,
+) -> Vec<leaderboard::LeaderboardRow> {
+    let query = leaderboard::LeaderboardQuery {
+        board,
+        scope: xingcun_domain::RegionId::parse(scope).expect("scope"),
+        period: period.parse().expect("period"),
+        measure: leaderboard::Measure::Index { version },
+        limit: None,
+    };
+    leaderboard::leaderboard(db, &query)
+        .await
+        .expect("index board")
+}
+
+fn ranked(rows: &[leaderboard::LeaderboardRow]) -> Vec<(i64, String, u32)> {
+    rows.iter()
+        .map(|r| {
+            (
+                r.rank,
+                r.subject.clone(),
+                r.index.as_ref().expect("index").value,
+            )
+        })
+        .collect()
+}
+
+/// The boards hold what an independent fold over the simulated log says, for every month,
+/// quarter and year, both boards; the index of the last year is the domain's. Then, in
+/// 2025: a tie, a praise withdrawn, a praise at 01:00 on 1 April in Shanghai, a task
+/// returned and accepted late, ratings, new weights published mid-year (history re-ranked,
+/// the old ranking still available), and a rank moving while the runners follow the log.
+async fn leaderboards_rank_the_record(store: Store, clock: ManualClock) {
+    use leaderboard::Board::{Cadres, Villages};
+    use xingcun_domain::ranking::{
+        Dimension, DimensionKey, DimensionScore, IndexDefinitionCommand, IndexDimensions,
+        PraiseCommand, PraiseId, PraiseRules, PraiseTarget, RatingCommand, RatingPeriod,
+    };
+    use xingcun_domain::{
+        Actor, Assignee, Assignment, AssignmentCommand, AssignmentEvent, EvidenceRef,
+        IndexDefinitionStream, PersonId, Praise, RatingSheet, RegionId, TaskId, text::Text,
+    };
+    use xingcun_store::CommandMeta;
+
+    simulate_into(&store, &clock, 2).await;
+    let runtime = Arc::new(
+        Runtime::open(store.clone(), xingcun_projections::all())
+            .await
+            .expect("runtime"),
+    );
+    runtime.catch_up().await.expect("catch up");
+    let events = all_events(&store).await;
+    let db = runtime.db();
+
+    // 1. Every board of the simulated history against the oracle.
+    let tallies = fold_points(&events);
+    let periods: BTreeSet<String> = tallies.keys().map(|k| k.3.clone()).collect();
+    assert!(
+        periods.contains("2023-Q1") && periods.contains("2024"),
+        "{periods:?}"
+    );
+    let city = RegionId::shaoxing().to_string();
+    for period in &periods {
+        for (board, key) in [(Villages, "village"), (Cadres, "cadre")] {
+            let want = oracle_board(&tallies, key, period);
+            assert_eq!(
+                points_board(db, board, &city, period).await,
+                want,
+                "{key} {period}"
+            );
+        }
+    }
+    let cadre_tasks = tallies
+        .iter()
+        .filter(|((b, ..), t)| *b == "cadre" && t.accepted > 0)
+        .count();
+    assert!(cadre_tasks > 0, "cadres are credited with their tasks");
+    check_index_against_the_domain(db, &events, &tallies).await;
+
+    // 2. The awkward cases, in 2025.
+    let town = s(&events
+        .iter()
+        .find(|e| e.event_type == "VillageRegistered")
+        .map(|e| body(e)["town"].clone())
+        .expect("a town"));
+    let county = format!("{}000000", &town[..6]);
+    let villages: Vec<String> = events
+        .iter()
+        .filter(|e| e.event_type == "VillageRegistered" && body(e)["town"] == town.as_str())
+        .map(|e| s(&body(e)["village"]))
+        .collect();
+    let [a, b, c, d] = [0, 1, 2, 3].map(|i| villages[i].clone());
+    let leader = town_actor(&events, "town_leader", &town);
+    let party_secretary = town_actor(&events, "party_committee_secretary", &town);
+    let staff = town_actor(&events, "town_office_staff", &town);
+    let secretary = |v: &str| appointed(&events, "village_secretary", v);
+    let c_cadre = PersonId::parse(s(&events
+        .iter()
+        .find(|e| {
+            e.event_type == "CadreAppointed"
+                && body(e)["role"]["role"] == "village_cadre"
+                && body(e)["scope"] == c.as_str()
+        })
+        .map(|e| body(e)["person"].clone())
+        .expect("a cadre of the third village")))
+    .expect("person");
+    let executor = Executor::new(store.clone());
+    let meta = CommandMeta::default;
+    let text = |t: &str| Text::parse(t).expect("text");
+    let region = |v: &str| RegionId::parse(v).expect("region");
+    let mut praises = 0u128;
+    let mut praise = |target: PraiseTarget, points: u32, by: Actor| {
+        praises += 1;
+        let id = PraiseId::new(uuid::Uuid::from_u128(0x0009_a15e_0000 + praises));
+        let executor = executor.clone();
+        async move {
+            let stream = serde_json::to_value(id).map(|v| s(&v)).expect("id");
+            executor
+                .execute::<Praise>(
+                    &stream,
+                    PraiseCommand::GivePraise {
+                        praise_id: id,
+                        target,
+                        points,
+                        reason: text("带头化解邻里纠纷"),
+                        rules: PraiseRules::default(),
+                    },
+                    &by,
+                    meta(),
+                )
+                .await
+                .expect("store")
+                .expect("praised");
+            stream
+        }
+    };
+    let to_village = |v: &str| PraiseTarget::Village { village: region(v) };
+
+    at(&clock, 3, 2);
+    let withdrawn = praise(to_village(&a), 9, leader.clone()).await;
+    at(&clock, 3, 3);
+    praise(to_village(&b), 6, leader.clone()).await;
+    at(&clock, 3, 4);
+    let to_cadre = PraiseTarget::Cadre {
+        village: region(&c),
+        person: c_cadre.clone(),
+    };
+    praise(to_cadre, 9, party_secretary.clone()).await;
+    runtime.catch_up().await.expect("catch up");
+    // A tie shares the rank; the next rank skips.
+    assert_eq!(
+        standings(db, Villages, &town, "2025-03").await,
+        [
+            (1, a.clone(), 900),
+            (1, c.clone(), 900),
+            (3, b.clone(), 600)
+        ]
+    );
+
+    // A praise withdrawn leaves the board as if never given.
+    at(&clock, 3, 5);
+    executor
+        .execute::<Praise>(
+            &withdrawn,
+            PraiseCommand::WithdrawPraise {
+                reason: text("表扬对象有误"),
+            },
+            &leader,
+            meta(),
+        )
+        .await
+        .expect("store")
+        .expect("withdrawn");
+    runtime.catch_up().await.expect("catch up");
+    assert_eq!(
+        standings(db, Villages, &town, "2025-03").await,
+        [(1, c.clone(), 900), (2, b.clone(), 600)]
+    );
+
+    // A task returned for rework, resubmitted after its deadline, then accepted: late, so
+    // half its score; the return is counted.
+    let notice = events
+        .iter()
+        .filter(|e| e.event_type == "AssignmentIssued")
+        .find_map(|e| match serde_json::from_value(e.payload.clone()) {
+            Ok(AssignmentEvent::AssignmentIssued(n)) if n.village.as_str() == c => Some(n),
+            _ => None,
+        })
+        .expect("a task issued to the third village");
+    let dispatched = at(&clock, 6, 2);
+    let deadline = at(&clock, 10, 12);
+    let mut notice = notice;
+    notice.task = TaskId::new(uuid::Uuid::from_u128(0x7a5c_2025));
+    notice.score = xingcun_domain::Score::new(10).expect("score");
+    notice.dispatched_at = dispatched;
+    notice.deadline = deadline;
+    notice.period = xingcun_domain::TaskPeriod {
+        from: dispatched,
+        to: deadline,
+    };
+    let assignment = format!("{}-{c}", notice.task);
+    let file = EvidenceRef::new(&"cd".repeat(32), "现场照片.jpg").expect("evidence");
+    let steps = [
+        (
+            6,
+            AssignmentCommand::IssueAssignment { notice },
+            staff.clone(),
+        ),
+        (7, AssignmentCommand::SignAssignment, secretary(&c)),
+        (
+            7,
+            AssignmentCommand::AssignWork {
+                assignee: Assignee::Cadre {
+                    person: c_cadre.clone(),
+                },
+            },
+            secretary(&c),
+        ),
+        (
+            9,
+            AssignmentCommand::SubmitWork {
+                summary: "已完成".into(),
+                evidence: vec![file.clone()],
+            },
+            secretary(&c),
+        ),
+        (
+            10,
+            AssignmentCommand::ReturnForRework {
+                reason: "照片不清晰".into(),
+            },
+            staff.clone(),
+        ),
+        (
+            11,
+            AssignmentCommand::SubmitWork {
+                summary: "已补充照片".into(),
+                evidence: vec![file],
+            },
+            secretary(&c),
+        ),
+        (12, AssignmentCommand::AcceptWork, staff.clone()),
+    ];
+    for (day, command, actor) in steps {
+        at(&clock, day, 3);
+        executor
+            .execute::<Assignment>(&assignment, command, &actor, meta())
+            .await
+            .expect("store")
+            .expect("the domain accepts it");
+    }
+    runtime.catch_up().await.expect("catch up");
+    assert_eq!(
+        standings(db, Villages, &town, "2025-03").await,
+        [(1, c.clone(), 1400), (2, b.clone(), 600)]
+    );
+    let row = points_board(db, Villages, &c, "2025-03").await;
+    assert_eq!(
+        row[0].3,
+        Tally {
+            tasks: 500,
+            praise: 900,
+            accepted: 1,
+            on_time: 0,
+            returns: 1,
+            praises: 1,
+            ..Tally::default()
+        },
+        "a village board scoped to one village is its own standing"
+    );
+    // The cadre who did the work has its points, and the praise that named them.
+    assert_eq!(
+        standings(db, Cadres, &town, "2025-03").await,
+        [(1, c_cadre.to_string(), 1400)]
+    );
+
+    at(&clock, 14, 2);
+    praise(to_village(&b), 8, leader.clone()).await;
+    at(&clock, 14, 3);
+    praise(to_village(&a), 3, leader.clone()).await;
+    // 01:00 on 1 April in Shanghai is still 31 March in UTC: April, Q2.
+    clock.set(
+        NaiveDate::from_ymd_opt(2025, 3, 31)
+            .and_then(|d| d.and_hms_opt(17, 0, 0))
+            .expect("time")
+            .and_utc(),
+    );
+    praise(to_village(&d), 7, leader.clone()).await;
+    runtime.catch_up().await.expect("catch up");
+    let q1 = [
+        (1, b.clone(), 1400),
+        (1, c.clone(), 1400),
+        (3, a.clone(), 300),
+    ];
+    assert_eq!(standings(db, Villages, &town, "2025-03").await, q1);
+    assert_eq!(standings(db, Villages, &town, "2025-Q1").await, q1);
+    assert_eq!(
+        standings(db, Villages, &town, "2025-04").await,
+        [(1, d.clone(), 700)]
+    );
+    assert_eq!(
+        standings(db, Villages, &town, "2025-Q2").await,
+        [(1, d.clone(), 700)]
+    );
+    let year = [
+        (1, b.clone(), 1400),
+        (1, c.clone(), 1400),
+        (3, d.clone(), 700),
+        (4, a.clone(), 300),
+    ];
+    for scope in [&town, &county, &city] {
+        assert_eq!(
+            standings(db, Villages, scope, "2025").await,
+            year,
+            "{scope}"
+        );
+    }
+    let top = leaderboard::LeaderboardQuery {
+        board: Villages,
+        scope: region(&town),
+        period: "2025".parse().expect("year"),
+        measure: leaderboard::Measure::Points,
+        limit: Some(3),
+    };
+    let top = leaderboard::leaderboard(db, &top).await.expect("top 3");
+    assert_eq!(top.len(), 3);
+    assert!(
+        top.iter()
+            .all(|r| r.name.is_some() && r.village_name == r.name)
+    );
+    let mine = leaderboard::standing(db, &top_query(&town, "2025"), &a)
+        .await
+        .expect("standing")
+        .expect("on the board");
+    assert_eq!((mine.rank, mine.points.map(|p| p.praises)), (4, Some(1)));
+
+    // 3. The 领雁指数: weights v1 published, the year rated, then v2 mid-year.
+    let admin = Actor::system();
+    let publish = |weights: [u32; 6]| {
+        let executor = executor.clone();
+        let admin = admin.clone();
+        async move {
+            let mut dims: Vec<Dimension> = IndexDimensions::default().dimensions().to_vec();
+            for (dim, w) in dims.iter_mut().zip(weights) {
+                dim.weight = w;
+            }
+            executor
+                .execute::<IndexDefinitionStream>(
+                    RegionId::shaoxing().as_str(),
+                    IndexDefinitionCommand::PublishIndexDefinition {
+                        scope: RegionId::shaoxing(),
+                        dimensions: IndexDimensions::new(dims).expect("dimensions"),
+                    },
+                    &admin,
+                    meta(),
+                )
+                .await
+                .expect("store")
+                .expect("published");
+        }
+    };
+    // Order: 领导能力, 治理能力, 群众口碑, 发展实绩, 担当作为, 廉洁自律.
+    at(&clock, 20, 2);
+    publish([1, 1, 2, 1, 1, 2]).await;
+    let definition = xingcun_domain::IndexDefinition {
+        version: 1,
+        dimensions: {
+            let mut dims: Vec<Dimension> = IndexDimensions::default().dimensions().to_vec();
+            for (dim, w) in dims.iter_mut().zip([1, 1, 2, 1, 1, 2]) {
+                dim.weight = w;
+            }
+            IndexDimensions::new(dims).expect("dimensions")
+        },
+    };
+    let key = |k: &str| DimensionKey::parse(k).expect("key");
+    for (village, [lead, reputation, integrity, responsibility]) in
+        [(&a, [90, 60, 60, 80]), (&b, [70, 95, 95, 70])]
+    {
+        for rater in [&leader, &party_secretary] {
+            at(&clock, 21, 2);
+            executor
+                .execute::<RatingSheet>(
+                    &format!("{village}-2025"),
+                    RatingCommand::RecordDimensionScores {
+                        village: region(village),
+                        secretary: secretary(village).id,
+                        period: RatingPeriod::year(2025).expect("year"),
+                        definition: definition.clone(),
+                        scores: [
+                            ("leadership", lead),
+                            ("public_reputation", reputation),
+                            ("integrity", integrity),
+                            ("responsibility", responsibility),
+                        ]
+                        .into_iter()
+                        .map(|(k, score)| DimensionScore { key: key(k), score })
+                        .collect(),
+                    },
+                    rater,
+                    meta(),
+                )
+                .await
+                .expect("store")
+                .expect("rated");
+        }
+    }
+    runtime.catch_up().await.expect("catch up");
+    // Under v1 (群众口碑, 廉洁自律 double): (90 + 120 + 120 + 80) / 8 = 51.25 against
+    // (70 + 190 + 190 + 70) / 8 = 65. The third village: 治理能力 0 % (one task, late, after
+    // a return); the fourth: nothing measured.
+    let v1 = [
+        (1, b.clone(), 6500),
+        (2, a.clone(), 5125),
+        (3, c.clone(), 0),
+        (3, d.clone(), 0),
+    ];
+    assert_eq!(
+        ranked(&index_board(db, Villages, &town, "2025", None).await),
+        v1
+    );
+    let history = index_board(db, Villages, &city, "2024", None).await;
+
+    // 7月: 领导能力 five times: the whole history is re-ranked at once.
+    clock.set(
+        NaiveDate::from_ymd_opt(2025, 7, 1)
+            .and_then(|d| d.and_hms_opt(2, 0, 0))
+            .expect("time")
+            .and_utc(),
+    );
+    publish([5, 1, 1, 1, 1, 1]).await;
+    runtime.catch_up().await.expect("catch up");
+    let v2 = index_board(db, Villages, &town, "2025", None).await;
+    assert_eq!(
+        ranked(&v2),
+        [
+            (1, a.clone(), 6500),
+            (2, b.clone(), 6100),
+            (3, c.clone(), 0),
+            (3, d.clone(), 0)
+        ]
+    );
+    assert!(
+        v2.iter()
+            .all(|r| r.index.as_ref().is_some_and(|i| i.definition_version == 2))
+    );
+    // The yearly sheets score the months and quarters too (the closest period around).
+    assert_eq!(
+        ranked(&index_board(db, Villages, &town, "2025-03", None).await)[..2],
+        [(1, a.clone(), 6500), (2, b.clone(), 6100)]
+    );
+    // The ranking under the weights of the time can still be asked for.
+    assert_eq!(
+        ranked(&index_board(db, Villages, &town, "2025", Some(1)).await),
+        v1
+    );
+    assert_eq!(
+        ranked(&index_board(db, Villages, &town, "2025", Some(0)).await)[..2],
+        [(1, b.clone(), 5500), (2, a.clone(), 4833)]
+    );
+    let rehistory = index_board(db, Villages, &city, "2024", None).await;
+    assert_eq!(
+        ranked(&history),
+        ranked(&index_board(db, Villages, &city, "2024", Some(1)).await)
+    );
+    assert_ne!(
+        ranked(&history),
+        ranked(&rehistory),
+        "2024 is re-ranked by the new weights"
+    );
+    let versions = leaderboard::index_definitions(db).await.expect("versions");
+    assert_eq!(
+        versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    // Each dimension says where its score came from.
+    let c_row = v2.iter().find(|r| r.subject == c).expect("third village");
+    let dims = &c_row.index.as_ref().expect("index").dimensions;
+    let governance = dims
+        .iter()
+        .find(|d| d.key == "governance")
+        .expect("治理能力");
+    assert_eq!(governance.score, Some(0));
+    assert_eq!(
+        governance.source,
+        leaderboard::DimensionSource::Tasks {
+            accepted: 1,
+            on_time: 0,
+            returns: 1
+        }
+    );
+    let a_row = v2.iter().find(|r| r.subject == a).expect("first village");
+    let lead = a_row.index.as_ref().expect("index").dimensions[0].clone();
+    assert_eq!(
+        (lead.key.as_str(), lead.weight, lead.score),
+        ("leadership", 5, Some(9000))
+    );
+    assert_eq!(
+        lead.source,
+        leaderboard::DimensionSource::Raters {
+            raters: 2,
+            periods: vec!["2025".into()]
+        }
+    );
+    // The cadre board of the index: each village's secretary.
+    let cadres = index_board(db, Cadres, &town, "2025", None).await;
+    assert_eq!(cadres[0].subject, secretary(&a).id.to_string());
+    assert_eq!(cadres[0].village, a);
+    assert!(cadres.iter().all(|r| r.name.is_some()));
+
+    // 4. Live: the runners follow the log, and a praise moves the board.
+    let cancel = CancellationToken::new();
+    let running = tokio::spawn(runtime.clone().run(cancel.clone()));
+    clock.set(
+        NaiveDate::from_ymd_opt(2025, 7, 2)
+            .and_then(|d| d.and_hms_opt(2, 0, 0))
+            .expect("time")
+            .and_utc(),
+    );
+    praise(to_village(&d), 5, leader.clone()).await;
+    let given = std::time::Instant::now();
+    wait_for(db, &town, "2025-07", vec![(1, d.clone(), 500)]).await;
+    let first = given.elapsed();
+    praise(to_village(&a), 6, leader.clone()).await;
+    let given = std::time::Instant::now();
+    wait_for(
+        db,
+        &town,
+        "2025-07",
+        vec![(1, a.clone(), 600), (2, d.clone(), 500)],
+    )
+    .await;
+    eprintln!(
+        "a praise was on the board {first:?} and {:?} after it was appended",
+        given.elapsed()
+    );
+    cancel.cancel();
+    running.await.expect("runners stop");
+}
+both!(leaderboards, leaderboards_rank_the_record);
+
+fn top_query(scope: &str, period: &str) -> leaderboard::LeaderboardQuery {
+    leaderboard::LeaderboardQuery {
+        board: leaderboard::Board::Villages,
+        scope: xingcun_domain::RegionId::parse(scope).expect("scope"),
+        period: period.parse().expect("period"),
+        measure: leaderboard::Measure::Points,
+        limit: Some(1),
+    }
+}
+
+/// Polls a village points board until it reads `want` (the runners apply what was
+/// appended).
+async fn wait_for(db: &ReadDb, scope: &str, period: &str, want: Vec<(i64, String, i64)>) {
+    let seen = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if standings(db, leaderboard::Board::Villages, scope, period).await == want {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(seen.is_ok(), "the board never read {want:?}");
+}
