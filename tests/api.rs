@@ -11,11 +11,9 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use xingcun_domain::catalogue::{MatterKind, ResponsibleLevel};
-use xingcun_domain::{MatterCatalogue, RegionId};
 use xingcun_projections::{Runtime, directory};
 use xingcun_store::testing::{TestDatabase, fresh_postgres, fresh_sqlite};
-use xingcun_store::{Executor, Store, SystemClock};
+use xingcun_store::{Store, SystemClock};
 
 const CHENGTAN: &str = "330624004000";
 
@@ -395,36 +393,6 @@ async fn stories(db: TestDatabase) {
     let auditors = people(url, "auditor", "330600000000").await;
     assert!(secretaries.len() >= 2, "two villages' secretaries");
     let (village_a, village_b) = (secretaries[0].scope.clone(), secretaries[1].scope.clone());
-    // A listed village duty in a duty area a leader reviews.
-    let store = Store::connect(url, Arc::new(SystemClock))
-        .await
-        .expect("store");
-    let (catalogue, _) = Executor::new(store.clone())
-        .load::<MatterCatalogue>(RegionId::shaoxing().as_str())
-        .await
-        .expect("catalogue");
-    let snapshot = catalogue.snapshot().expect("a catalogue");
-    let now = chrono::Utc::now();
-    let (leader, item) = leaders
-        .iter()
-        .find_map(|l| {
-            let xingcun_domain::Role::TownLeader { duty_areas } = &l.role else {
-                return None;
-            };
-            snapshot
-                .items
-                .values()
-                .find(|i| {
-                    i.in_force(now)
-                        && i.kind == MatterKind::Duty
-                        && i.level == ResponsibleLevel::Village
-                        && duty_areas.iter().any(|d| d == i.category.as_str())
-                })
-                .map(|i| (l.clone(), i.clone()))
-        })
-        .expect("a leader with a listed duty in their area");
-    drop(store);
-
     let server = start(url);
     let port = server.port;
     let client = |person: &str| Client {
@@ -432,12 +400,55 @@ async fn stories(db: TestDatabase) {
         token: Some(token(url, person)),
     };
     let office = client(&staff[0].person);
-    let leader = client(&leader.person);
     let a = client(&secretaries[0].person);
     let b = client(&secretaries[1].person);
     let auditor = client(&auditors[0].person);
     let admin = client("system");
 
+    // A listed village duty in a duty area a leader reviews, from the 事项清单.
+    let list = office.ok(
+        "{ catalogue { version items { code category level kind effectiveTo } } }",
+        json!({}),
+    );
+    assert!(
+        list["catalogue"]["version"].as_i64().unwrap_or(0) > 0,
+        "{list}"
+    );
+    let (leader, item) = leaders
+        .iter()
+        .find_map(|l| {
+            let xingcun_domain::Role::TownLeader { duty_areas } = &l.role else {
+                return None;
+            };
+            list["catalogue"]["items"]
+                .as_array()?
+                .iter()
+                .find(|i| {
+                    i["kind"] == "duty"
+                        && i["level"] == "village"
+                        && i["effectiveTo"].is_null()
+                        && duty_areas.iter().any(|d| i["category"] == d.as_str())
+                })
+                .map(|i| {
+                    (
+                        l.clone(),
+                        (
+                            i["code"].as_str().unwrap_or_default().to_owned(),
+                            i["category"].as_str().unwrap_or_default().to_owned(),
+                        ),
+                    )
+                })
+        })
+        .expect("a leader with a listed duty in their area");
+    let leader = client(&leader.person);
+    // Only administrators change the list.
+    assert_eq!(
+        a.code(
+            "mutation { addMatter(catalogue: \"330600000000\", item: {code: \"ZZ-9\", name: \"某事项\", category: \"民政\", level: VILLAGE, kind: DUTY, effectiveFrom: \"2026-01-01T00:00:00Z\"}) { position } }",
+            json!({})
+        ),
+        "FORBIDDEN"
+    );
     // Another town, another county, one village, its secretary: the scope boundary.
     let other_town = "330681001000";
     let other_village = "330681001201";
@@ -501,7 +512,7 @@ async fn stories(db: TestDatabase) {
     let deadline = (chrono::Utc::now() + chrono::Duration::days(20)).to_rfc3339();
     let draft = "mutation($t: String!, $i: DraftTaskInput!) { draftTask(town: $t, input: $i) { id position } }";
     let unlisted = json!({ "t": CHENGTAN, "i": {
-        "title": "上报各类台账", "content": "各村上报台账", "source": "TOWN", "category": item.category.as_str(),
+        "title": "上报各类台账", "content": "各村上报台账", "source": "TOWN", "category": item.1,
         "matterCode": "ZZ-NOT-LISTED", "score": 10, "villages": [village_a, village_b], "deadline": deadline } });
     assert_eq!(office.code(draft, unlisted), "SCREENING_REJECTED");
     office.until(stats, json!({ "s": CHENGTAN, "m": month }), |d| {
@@ -510,8 +521,8 @@ async fn stories(db: TestDatabase) {
 
     // A listed task: drafted, approved, dispatched, reaching both villages.
     let listed = json!({ "t": CHENGTAN, "i": {
-        "title": "端到端测试任务", "content": "按清单办理", "source": "TOWN", "category": item.category.as_str(),
-        "matterCode": item.code.to_string(), "score": 10, "villages": [village_a, village_b], "deadline": deadline } });
+        "title": "端到端测试任务", "content": "按清单办理", "source": "TOWN", "category": item.1,
+        "matterCode": item.0, "score": 10, "villages": [village_a, village_b], "deadline": deadline } });
     let task = office.ok(draft, listed)["draftTask"]["id"]
         .as_str()
         .expect("task id")
@@ -624,7 +635,9 @@ async fn stories(db: TestDatabase) {
         again["givePraise"]["positions"]
     );
     assert_eq!(again["givePraise"]["duplicate"], true);
-    let praised = first["givePraise"]["positions"][0].as_i64().expect("position");
+    let praised = first["givePraise"]["positions"][0]
+        .as_i64()
+        .expect("position");
     let standing = a.ok(
         "query($s: String!, $m: String!, $p: Int) { leaderboard(board: VILLAGES, scope: $s, period: $m, minPosition: $p) { rank subject points { praise total } } }",
         json!({ "s": CHENGTAN, "m": month, "p": praised }),
@@ -634,7 +647,10 @@ async fn stories(db: TestDatabase) {
         .and_then(|rows| rows.iter().find(|r| r["subject"] == village_a.as_str()))
         .unwrap_or_else(|| panic!("{village_a} on the board: {standing}"))
         .clone();
-    assert_eq!(row["points"]["praise"], 300, "3 points in hundredths: {row}");
+    assert_eq!(
+        row["points"]["praise"], 300,
+        "3 points in hundredths: {row}"
+    );
     let pushed = tokio::time::timeout(Duration::from_secs(10), ranks.recv())
         .await
         .expect("a rank change pushed")
@@ -644,6 +660,38 @@ async fn stories(db: TestDatabase) {
             .as_array()
             .is_some_and(|rows| rows.iter().any(|r| r["subject"] == village_a.as_str())),
         "{pushed}"
+    );
+    // A new 领雁指数 definition re-ranks history at once.
+    let index = "query($s: String!) { leaderboard(board: VILLAGES, scope: $s, period: \"2024\", measure: INDEX) { subject index { definitionVersion value } } }";
+    let before = a.ok(index, json!({ "s": CHENGTAN }));
+    assert!(
+        before["leaderboard"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+            && before["leaderboard"][0]["index"]["definitionVersion"] == 0,
+        "{before}"
+    );
+    let weights = json!([
+        {"key": "leadership", "name": "领导能力", "weight": 5},
+        {"key": "governance", "name": "治理能力", "weight": 1},
+        {"key": "public_reputation", "name": "群众口碑", "weight": 1},
+        {"key": "development", "name": "发展实绩", "weight": 1},
+        {"key": "responsibility", "name": "担当作为", "weight": 1},
+        {"key": "integrity", "name": "廉洁自律", "weight": 1}
+    ]);
+    let publish = "mutation($d: [DimensionInput!]!) { publishIndexDefinition(scope: \"330600000000\", dimensions: $d) { position } }";
+    assert_eq!(a.code(publish, json!({ "d": weights })), "FORBIDDEN");
+    let published =
+        admin.ok(publish, json!({ "d": weights }))["publishIndexDefinition"]["position"]
+            .as_i64()
+            .expect("position");
+    let after = a.ok(
+        "query($s: String!, $p: Int) { leaderboard(board: VILLAGES, scope: $s, period: \"2024\", measure: INDEX, minPosition: $p) { subject index { definitionVersion value } } }",
+        json!({ "s": CHENGTAN, "p": published }),
+    );
+    assert_eq!(
+        after["leaderboard"][0]["index"]["definitionVersion"], 1,
+        "{after}"
     );
     // A village secretary sees the boards above them, not another county's.
     assert_eq!(

@@ -87,9 +87,13 @@ impl Api {
 /// The schema, without data (for `xingcun schema`).
 pub fn schema_builder()
 -> async_graphql::SchemaBuilder<query::Query, mutation::Mutation, subscription::Subscription> {
-    Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+    Schema::build(
+        query::Query,
+        mutation::Mutation::default(),
+        subscription::Subscription,
+    )
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
 }
 
 /// The SDL of the API, as `schema.graphql` keeps it.

@@ -35,7 +35,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::query::{api, caller, region, town, village};
 use crate::types::CommandResult;
 
-pub struct Mutation;
+/// Every mutation: the work of towns and villages, and configuration.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Mutation(WorkMutation, ConfigurationMutation);
+
+/// The work of towns and villages: tasks, procedures, 揭榜, praise, places and people.
+#[derive(Default)]
+pub struct WorkMutation;
 
 /// A file of evidence: its SHA-256 (64 hex digits) and its name.
 #[derive(InputObject, Clone)]
@@ -351,7 +357,7 @@ fn assignment_id(task: &str, village_code: &str) -> Result<AssignmentId, ApiErro
 // GraphQL arguments are a mutation's parameters: some take many.
 #[allow(clippy::too_many_arguments)]
 #[Object]
-impl Mutation {
+impl WorkMutation {
     // -----------------------------------------------------------------------------------------
     // Tasks (派单): drafted and screened by the town's office, reviewed, dispatched.
     // -----------------------------------------------------------------------------------------
@@ -1256,6 +1262,256 @@ impl Mutation {
         };
         Ok(api(ctx)
             .run::<Jurisdiction>(ctx, id.as_str(), command, command_id)
+            .await?)
+    }
+}
+
+/// Who is responsible for a matter of the 事项清单.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum ResponsibleLevelInput {
+    County,
+    Town,
+    Village,
+    Grid,
+}
+
+/// What a matter is for a village.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum MatterKindInput {
+    /// 依法履职.
+    Duty,
+    /// 协助.
+    Assist,
+    /// 禁入.
+    Barred,
+}
+
+/// A matter of the 事项清单 (village duty list).
+#[derive(InputObject, Clone)]
+pub struct MatterInputObject {
+    pub code: String,
+    pub name: String,
+    pub category: String,
+    pub level: ResponsibleLevelInput,
+    pub kind: MatterKindInput,
+    /// RFC 3339; when the item comes into force.
+    pub effective_from: String,
+    pub effective_to: Option<String>,
+}
+
+fn matter(input: &MatterInputObject) -> Result<xingcun_domain::catalogue::MatterInput, ApiError> {
+    use xingcun_domain::catalogue::{MatterInput, MatterKind, ResponsibleLevel};
+    Ok(MatterInput {
+        code: input.code.clone(),
+        name: input.name.clone(),
+        category: input.category.clone(),
+        level: match input.level {
+            ResponsibleLevelInput::County => ResponsibleLevel::County,
+            ResponsibleLevelInput::Town => ResponsibleLevel::Town,
+            ResponsibleLevelInput::Village => ResponsibleLevel::Village,
+            ResponsibleLevelInput::Grid => ResponsibleLevel::Grid,
+        },
+        kind: match input.kind {
+            MatterKindInput::Duty => MatterKind::Duty,
+            MatterKindInput::Assist => MatterKind::Assist,
+            MatterKindInput::Barred => MatterKind::Barred,
+        },
+        effective_from: time(&input.effective_from, "生效时间")?,
+        effective_to: input
+            .effective_to
+            .as_deref()
+            .map(|t| time(t, "失效时间"))
+            .transpose()?,
+    })
+}
+
+/// One dimension of a 领雁指数 definition.
+#[derive(InputObject, Clone)]
+pub struct DimensionInput {
+    /// Stable key: leadership, governance, public_reputation, or one the definition names.
+    pub key: String,
+    pub name: String,
+    pub weight: i32,
+}
+
+/// A rater's score of one dimension, whole points 0..=100.
+#[derive(InputObject, Clone)]
+pub struct DimensionScoreInput {
+    pub key: String,
+    pub score: i32,
+}
+
+/// Configuration and reference data: the 事项清单, a town's settings, the 领雁指数.
+#[derive(Default)]
+pub struct ConfigurationMutation;
+
+// GraphQL arguments are a mutation's parameters: some take many.
+#[allow(clippy::too_many_arguments)]
+#[Object]
+impl ConfigurationMutation {
+    /// 新增事项: add a matter to the 事项清单 of `catalogue` (the city, or a county).
+    async fn add_matter(
+        &self,
+        ctx: &Context<'_>,
+        catalogue: String,
+        item: MatterInputObject,
+        command_id: Option<String>,
+    ) -> ApiResult<CommandResult> {
+        let scope = region(&catalogue)?;
+        let command = xingcun_domain::CatalogueCommand::AddMatter {
+            catalogue: scope.clone(),
+            item: matter(&item)?,
+        };
+        Ok(api(ctx)
+            .run::<MatterCatalogue>(ctx, scope.as_str(), command, command_id)
+            .await?)
+    }
+
+    /// 修订事项: replace a matter's fields (the code stays).
+    async fn revise_matter(
+        &self,
+        ctx: &Context<'_>,
+        catalogue: String,
+        item: MatterInputObject,
+        command_id: Option<String>,
+    ) -> ApiResult<CommandResult> {
+        let scope = region(&catalogue)?;
+        let command = xingcun_domain::CatalogueCommand::ReviseMatter {
+            catalogue: scope.clone(),
+            item: matter(&item)?,
+        };
+        Ok(api(ctx)
+            .run::<MatterCatalogue>(ctx, scope.as_str(), command, command_id)
+            .await?)
+    }
+
+    /// 退出清单: take a matter out of force from now on.
+    async fn retire_matter(
+        &self,
+        ctx: &Context<'_>,
+        catalogue: String,
+        code: String,
+        reason: String,
+        command_id: Option<String>,
+    ) -> ApiResult<CommandResult> {
+        let scope = region(&catalogue)?;
+        let command = xingcun_domain::CatalogueCommand::RetireMatter {
+            catalogue: scope.clone(),
+            code,
+            reason,
+        };
+        Ok(api(ctx)
+            .run::<MatterCatalogue>(ctx, scope.as_str(), command, command_id)
+            .await?)
+    }
+
+    /// A town's timeliness factors (percent of a task's score on time and late).
+    async fn set_timeliness(
+        &self,
+        ctx: &Context<'_>,
+        town: String,
+        on_time_percent: i32,
+        late_percent: i32,
+        command_id: Option<String>,
+    ) -> ApiResult<CommandResult> {
+        let town = self::town(&town)?;
+        let command = xingcun_domain::SettingsCommand::SetTimeliness {
+            town: town.clone(),
+            on_time_percent: i64::from(on_time_percent),
+            late_percent: i64::from(late_percent),
+        };
+        Ok(api(ctx)
+            .run::<TaskSettings>(ctx, town.as_str(), command, command_id)
+            .await?)
+    }
+
+    /// Publish a new version of the 领雁指数 definition for `scope` (normally the city):
+    /// six dimensions with their weights. Every board re-ranks under it.
+    async fn publish_index_definition(
+        &self,
+        ctx: &Context<'_>,
+        scope: String,
+        dimensions: Vec<DimensionInput>,
+        command_id: Option<String>,
+    ) -> ApiResult<CommandResult> {
+        use xingcun_domain::ranking::{
+            Dimension, DimensionKey, IndexDefinitionCommand, IndexDimensions,
+        };
+        let scope = region(&scope)?;
+        let dimensions = dimensions
+            .iter()
+            .map(|d| {
+                Ok(Dimension {
+                    key: DimensionKey::parse(&d.key)
+                        .map_err(|e| ApiError::invalid(e.to_string()))?,
+                    name: d.name.clone(),
+                    weight: count(d.weight, "权重")?,
+                })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        let dimensions =
+            IndexDimensions::new(dimensions).map_err(|e| ApiError::invalid(e.to_string()))?;
+        let command = IndexDefinitionCommand::PublishIndexDefinition {
+            scope: scope.clone(),
+            dimensions,
+        };
+        Ok(api(ctx)
+            .run::<xingcun_domain::IndexDefinitionStream>(ctx, scope.as_str(), command, command_id)
+            .await?)
+    }
+
+    /// A town rater's scores of a village secretary for a period (`2025`, `2025-Q4`,
+    /// `2025-12`), under the 领雁指数 definition in force.
+    async fn record_dimension_scores(
+        &self,
+        ctx: &Context<'_>,
+        village: String,
+        secretary: String,
+        period: String,
+        scores: Vec<DimensionScoreInput>,
+        command_id: Option<String>,
+    ) -> ApiResult<CommandResult> {
+        use xingcun_domain::ranking::{DimensionKey, DimensionScore, RatingCommand, RatingPeriod};
+        let api = api(ctx);
+        let village = self::village(&village)?;
+        let bad = || ApiError::invalid("考核周期应为 2025、2025-Q4 或 2025-12");
+        let period = match period.split_once('-') {
+            None => RatingPeriod::year(period.parse().map_err(|_| bad())?),
+            Some((y, q)) if q.starts_with('Q') => RatingPeriod::quarter(
+                y.parse().map_err(|_| bad())?,
+                q[1..].parse().map_err(|_| bad())?,
+            ),
+            Some((y, m)) => {
+                RatingPeriod::month(y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?)
+            }
+        }
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+        let definition: xingcun_domain::IndexDefinitionStream =
+            api.load(RegionId::shaoxing().as_str()).await?;
+        let scores = scores
+            .iter()
+            .map(|s| {
+                Ok(DimensionScore {
+                    key: DimensionKey::parse(&s.key)
+                        .map_err(|e| ApiError::invalid(e.to_string()))?,
+                    score: count(s.score, "得分")?,
+                })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        let command = RatingCommand::RecordDimensionScores {
+            village: village.clone(),
+            secretary: person(&secretary)?,
+            period,
+            definition: definition.current(),
+            scores,
+        };
+        Ok(api
+            .run::<xingcun_domain::RatingSheet>(
+                ctx,
+                &format!("{village}-{period}"),
+                command,
+                command_id,
+            )
             .await?)
     }
 }

@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use xingcun_domain::RegionId;
 use xingcun_projections::audit_trail::AsOf;
 use xingcun_projections::{
-    audit_trail, bid_board, directory, leaderboard, procedure_register, screening_stats,
+    audit_trail, bid_board, catalogue, directory, leaderboard, procedure_register, screening_stats,
     town_dashboard, village_board,
 };
 use xingcun_store::EventLog;
@@ -456,6 +456,57 @@ impl Query {
             .await
             .map_err(ApiError::from)?;
         Ok(rows.into_iter().map(LeaderboardRow::from).collect())
+    }
+
+    /// 事项清单 of the city (default) or a county: the items as they stand and every change,
+    /// version by version. Open to every signed-in cadre: it is the list tasks are screened
+    /// against.
+    async fn catalogue(
+        &self,
+        ctx: &Context<'_>,
+        scope: Option<String>,
+        min_position: Option<i64>,
+    ) -> ApiResult<CatalogueList> {
+        caller(ctx)?;
+        let api = api(ctx);
+        let scope = scope.unwrap_or_else(|| RegionId::shaoxing().to_string());
+        region(&scope)?;
+        reached(api, "catalogue", min_position).await?;
+        let items = catalogue::items(&api.db, &scope)
+            .await
+            .map_err(ApiError::from)?;
+        let changes = catalogue::versions(&api.db, &scope)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(CatalogueList {
+            version: changes.last().map_or(0, |c| c.version),
+            scope,
+            items: items
+                .into_iter()
+                .map(|i| CatalogueItem {
+                    code: i.code,
+                    name: i.name,
+                    category: i.category,
+                    level: i.level,
+                    kind: i.kind,
+                    effective_from: i.effective_from,
+                    effective_to: i.effective_to,
+                    version: i.version,
+                })
+                .collect(),
+            changes: changes
+                .into_iter()
+                .map(|c| CatalogueChange {
+                    version: c.version,
+                    change: c.change,
+                    code: c.code,
+                    reason: c.reason,
+                    changed_by: c.changed_by,
+                    recorded_at: c.recorded_at,
+                    position: c.position,
+                })
+                .collect(),
+        })
     }
 
     /// Each read model's version, position, lag and state.

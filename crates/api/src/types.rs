@@ -786,3 +786,42 @@ impl From<xingcun_projections::leaderboard::LeaderboardRow> for LeaderboardRow {
         }
     }
 }
+
+/// An item of the 事项清单.
+#[derive(SimpleObject, Clone)]
+pub struct CatalogueItem {
+    pub code: String,
+    pub name: String,
+    pub category: String,
+    /// county, town, village or grid.
+    pub level: String,
+    /// duty (依法履职), assist (协助) or barred (禁入).
+    pub kind: String,
+    pub effective_from: String,
+    pub effective_to: Option<String>,
+    /// The catalogue version that last changed it.
+    pub version: i64,
+}
+
+/// One version of a catalogue: what changed.
+#[derive(SimpleObject, Clone)]
+pub struct CatalogueChange {
+    pub version: i64,
+    /// added, revised or retired.
+    pub change: String,
+    pub code: String,
+    pub reason: Option<String>,
+    pub changed_by: String,
+    pub recorded_at: String,
+    pub position: i64,
+}
+
+/// A 事项清单 (of the city or a county) with its versions.
+#[derive(SimpleObject, Clone)]
+pub struct CatalogueList {
+    pub scope: String,
+    /// The latest version (0: empty).
+    pub version: i64,
+    pub items: Vec<CatalogueItem>,
+    pub changes: Vec<CatalogueChange>,
+}

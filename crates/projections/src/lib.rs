@@ -12,6 +12,7 @@
 //!   winner, 公示, award, milestones and completion;
 //! - [`procedure_register`]: 决策程序台账, each village's procedures step by step with their
 //!   evidence and returns, and the compliant completions in a scope and period;
+//! - [`catalogue`]: 事项清单, every catalogue's items as they stand and every version;
 //! - [`directory`]: 名录, regions with their names and people with their current post (the
 //!   API resolves a token's person here);
 //! - [`town_dashboard`]: 镇街派单看板, a town's tasks with each village's progress, per office
@@ -26,6 +27,7 @@ use std::sync::Arc;
 
 pub mod audit_trail;
 pub mod bid_board;
+pub mod catalogue;
 pub mod directory;
 pub mod leaderboard;
 pub mod procedure_register;
@@ -48,6 +50,7 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(procedure_register::ProcedureRegister),
         Arc::new(bid_board::BidBoard),
         Arc::new(directory::Directory),
+        Arc::new(catalogue::Catalogue),
         Arc::new(leaderboard::Leaderboard),
     ]
 }
