@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The API benchmark: the 3-year city on PostgreSQL on this machine, `xingcun serve
+# --release` with every read model built, and `benches/api.rs` on loopback (64 connections):
+# the village board, a leaderboard, the report-progress mutation and the mutation-to-
+# subscription latency, each beside the ceiling of GET /healthz measured in the same run.
+#
+#   bench/api.sh            # reuses the database xingcun_bench_api when it is already loaded
+#
+# Needs PostgreSQL at $XINGCUN_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PG="${XINGCUN_BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+DB="${PG%/*}/xingcun_bench_api"
+TARGET="${CARGO_TARGET_DIR:-target}"
+cargo build --release --quiet
+BIN="$TARGET/release/xingcun"
+if ! psql "$PG" -tAc "select 1 from pg_database where datname = 'xingcun_bench_api'" | grep -q 1; then
+  psql "$PG" -qc "create database xingcun_bench_api"
+  /usr/bin/time -f "simulate: %e s, peak RSS %M KiB" "$BIN" --database-url "$DB" simulate --preset city --years 3 --seed 1 > /dev/null
+fi
+/usr/bin/time -f "rebuild of the read models: %e s, peak RSS %M KiB" "$BIN" --database-url "$DB" rebuild --all 2>&1 | tail -n 3
+person=$(psql "$DB" -tAc "select person || ' ' || scope from xingcun_read.directory_people where role = 'village_secretary' and active = 1 and scope like '330624004%' order by scope limit 1")
+read -r PERSON VILLAGE <<< "$person"
+TOKEN=$("$BIN" --database-url "$DB" token create --person "$PERSON" --expires 1 --label bench 2> /dev/null)
+PORT="${BENCH_PORT:-18181}"
+RUST_LOG=warn "$BIN" --database-url "$DB" serve --listen "127.0.0.1:$PORT" 2> /dev/null &
+SERVER=$!
+trap 'kill $SERVER 2> /dev/null || true' EXIT
+until curl -sf "http://127.0.0.1:$PORT/readyz" > /dev/null; do sleep 0.5; done
+echo "# xingcun API benchmark: 3-year city on PostgreSQL, $(nproc) cores, $(date -u +%F)"
+BENCH_ADDR="127.0.0.1:$PORT" BENCH_PID="$SERVER" BENCH_TOKEN="$TOKEN" BENCH_VILLAGE="$VILLAGE" \
+  BENCH_TOWN="${VILLAGE:0:9}000" BENCH_PERIOD=2025 \
+  cargo bench --quiet --bench api
