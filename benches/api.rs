@@ -94,7 +94,9 @@ impl Outcome {
                 .unwrap_or_default()
         };
         let rate = self.requests as f64 / self.elapsed.as_secs_f64();
-        let ratio = ceiling.map_or(String::new(), |c| format!(", {:.2} of the ceiling", rate / c));
+        let ratio = ceiling.map_or(String::new(), |c| {
+            format!(", {:.2} of the ceiling", rate / c)
+        });
         println!(
             "{name}: {rate:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, {} errors of {}{ratio}",
             pct(0.50).as_secs_f64() * 1e3,
@@ -217,9 +219,15 @@ async fn main() {
         "query($v: String!) { villageBoard(village: $v, first: 20) { task title status deadline overdue progressPercent } }",
         &json!({ "v": village }),
     );
-    load(&addr, connections, seconds, move |_, _| board.clone(), graphql_ok)
-        .await
-        .report("villageBoard (20 rows)", Some(ceiling));
+    load(
+        &addr,
+        connections,
+        seconds,
+        move |_, _| board.clone(),
+        graphql_ok,
+    )
+    .await
+    .report("villageBoard (20 rows)", Some(ceiling));
 
     let leaderboard = post(
         &addr,
@@ -250,7 +258,12 @@ async fn main() {
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|r| matches!(r["status"].as_str(), Some("signed" | "assigned" | "in_progress" | "returned")))
+        .filter(|r| {
+            matches!(
+                r["status"].as_str(),
+                Some("signed" | "assigned" | "in_progress" | "returned")
+            )
+        })
         .filter_map(|r| r["task"].as_str().map(str::to_owned))
         .collect();
     if tasks.is_empty() {
@@ -283,9 +296,7 @@ async fn main() {
             "Sec-WebSocket-Protocol",
             "graphql-transport-ws".parse().expect("header"),
         );
-        let (mut ws, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("ws");
+        let (mut ws, _) = tokio_tungstenite::connect_async(request).await.expect("ws");
         ws.send(Message::text(
             json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}})
                 .to_string(),

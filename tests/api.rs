@@ -829,3 +829,177 @@ fn schema_graphql_is_what_the_server_serves() {
         "schema.graphql is out of date: run `cargo run -- schema > schema.graphql`"
     );
 }
+
+#[tokio::test]
+async fn legacy_subscriptions_work_and_shutdown_closes_with_1001() {
+    let db = fresh_sqlite();
+    simulate(&db);
+    let secretary = people(db.url(), "village_secretary", CHENGTAN).await;
+    let token = token(db.url(), &secretary[0].person);
+    let mut server = start(db.url());
+    let port = server.port;
+    // subscriptions-transport-ws (Sec-WebSocket-Protocol: graphql-ws): init, start, data.
+    let mut request = format!("ws://127.0.0.1:{port}/graphql")
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-ws".parse().expect("header"),
+    );
+    let (mut ws, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    assert_eq!(
+        response
+            .headers()
+            .get("sec-websocket-protocol")
+            .and_then(|v| v.to_str().ok()),
+        Some("graphql-ws")
+    );
+    ws.send(Message::text(
+        json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}})
+            .to_string(),
+    ))
+    .await
+    .expect("init");
+    let ack = ws.next().await.expect("ack").expect("ack");
+    assert!(
+        ack.to_text().expect("text").contains("connection_ack"),
+        "{ack}"
+    );
+    ws.send(Message::text(
+        json!({"id": "1", "type": "start", "payload": {"query": format!("subscription {{ events(region: \"{}\", after: 0) {{ position eventType }} }}", secretary[0].scope)}})
+            .to_string(),
+    ))
+    .await
+    .expect("start");
+    // From position 0: the village's history replays first.
+    let first = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let m = ws.next().await.expect("message").expect("message");
+            let v: Value = serde_json::from_str(m.to_text().unwrap_or("{}")).unwrap_or_default();
+            if v["type"] == "data" {
+                return v;
+            }
+        }
+    })
+    .await
+    .expect("data");
+    assert!(
+        first["payload"]["data"]["events"]["position"]
+            .as_i64()
+            .unwrap_or(0)
+            > 0,
+        "{first}"
+    );
+    // SIGTERM: the server closes the connection with 1001 and exits 0.
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let close = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("close frame");
+    assert_eq!(close.map(|f| u16::from(f.code)), Some(1001));
+    let status = server.child.wait().expect("wait");
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn hostile_input_is_refused_and_changes_nothing() {
+    let db = fresh_sqlite();
+    simulate(&db);
+    let secretary = people(db.url(), "village_secretary", CHENGTAN).await;
+    let token = token(db.url(), &secretary[0].person);
+    let server = start(db.url());
+    let port = server.port;
+    let client = Client {
+        port,
+        token: Some(token.clone()),
+    };
+    let head = || {
+        let out = xingcun(&["--database-url", db.url(), "verify"]);
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let before = head();
+    let auth = format!("Bearer {token}");
+    let village = secretary[0].scope.as_str();
+    let huge = "村".repeat(200_000);
+    let hostile = [
+        json!({ "t": "00000000-0000-0000-0000-000000000000", "v": village, "p": 50, "n": huge }),
+        json!({ "t": "'; drop table events; --", "v": village, "p": 50, "n": "x" }),
+        json!({ "t": "00000000-0000-0000-0000-000000000000", "v": "330624004202\u{0}", "p": 50, "n": "x" }),
+        json!({ "t": "00000000-0000-0000-0000-000000000000", "v": village, "p": 2147483647, "n": "\u{0}" }),
+        json!({ "t": "00000000-0000-0000-0000-000000000000", "v": village, "p": -1, "n": "x" }),
+    ];
+    for variables in hostile {
+        let v = client.call(
+            "mutation($t: String!, $v: String!, $p: Int!, $n: String!) { reportProgress(task: $t, village: $v, percent: $p, note: $n) { position } }",
+            variables,
+        );
+        let code = v["errors"][0]["extensions"]["code"].as_str().unwrap_or("");
+        assert!(
+            matches!(
+                code,
+                "INVALID_INPUT" | "NOT_FOUND" | "FORBIDDEN" | "GRAPHQL_VALIDATION_FAILED"
+            ),
+            "{v}"
+        );
+        let text = v.to_string();
+        assert!(
+            !text.contains("sqlx") && !text.contains("/src/") && !text.contains("SQL"),
+            "{text}"
+        );
+    }
+    // Raw bodies: malformed JSON, invalid UTF-8, deep nesting, a body over the limit.
+    let deep = format!(
+        "{{\"query\":\"{}\"}}",
+        "{ me ".repeat(500) + &"}".repeat(500)
+    );
+    let bodies: Vec<Vec<u8>> = vec![
+        b"{\"query\": ".to_vec(),
+        vec![b'{', 0xff, 0xfe, b'}'],
+        deep.into_bytes(),
+        format!("{{\"query\":\"{}\"}}", "a".repeat(2 * 1024 * 1024)).into_bytes(),
+        b"[1,2,3]".to_vec(),
+    ];
+    for body in bodies {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let head = format!(
+            "POST /graphql HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nAuthorization: {auth}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).expect("head");
+        let _ = stream.write_all(&body);
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        let status: u16 = answer
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        assert!(
+            (200..500).contains(&status) && status != 0,
+            "answered, not crashed: {answer}"
+        );
+        if status == 200 {
+            assert!(answer.contains("\"errors\""), "{answer}");
+        }
+    }
+    // Still up, and the log unchanged.
+    client.ok("{ me { name } }", json!({}));
+    assert_eq!(head(), before);
+}
