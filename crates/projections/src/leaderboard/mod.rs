@@ -132,11 +132,8 @@ const TABLES: &[Table] = &[
                   task_returns bigint not null, procedures_completed bigint not null, listings_won bigint not null, \
                   listings_delivered bigint not null, praises bigint not null, position bigint not null, \
                   primary key (board, subject, village, period))",
-        indexes: &[
-            "(board, period, town)",
-            "(board, period, county)",
-            "(board, period, city)",
-        ],
+        // A county's or the city's board reads the period's rows of this index's prefix.
+        indexes: &["(board, period, town)"],
     },
     Table {
         name: "leaderboard_praise",
@@ -151,7 +148,7 @@ const TABLES: &[Table] = &[
                   county text not null, city text not null, year bigint not null, secretary text not null, \
                   score_sum bigint not null, raters bigint not null, position bigint not null, \
                   primary key (village, period, dimension))",
-        indexes: &["(year, town)", "(year, county)", "(year, city)"],
+        indexes: &["(year, town)"],
     },
     Table {
         name: "leaderboard_index_versions",
@@ -163,7 +160,7 @@ const TABLES: &[Table] = &[
         name: "leaderboard_subjects",
         columns: "(kind text not null, id text not null, name text not null, scope text not null, role text, \
                   grid text, active bigint not null, position bigint not null, primary key (kind, id))",
-        indexes: &["(grid)", "(role, scope)"],
+        indexes: &["(grid, active)", "(role, scope)"],
     },
     Table {
         name: "leaderboard_leads",
@@ -201,41 +198,65 @@ macro_rules! add_to_row {
     };
 }
 
-/// The 18 values after board and subject.
+/// The values of a fact after board and subject, its period taken from `per`: `$1` is the
+/// village, `$2..=$17` the rest of [`Fact::values`].
 macro_rules! fact_values {
     () => {
-        "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20"
+        "$1, per.period, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17"
     };
 }
 
-/// A fact for a subject named in the event: board, subject, then [`Fact::values`].
+/// The fact's three periods (month, quarter, year), `$18..=$20` unless said otherwise.
+macro_rules! periods {
+    ($a:literal, $b:literal, $c:literal) => {
+        concat!(
+            "(select ",
+            $a,
+            " as period union all select ",
+            $b,
+            " union all select ",
+            $c,
+            ") per"
+        )
+    };
+}
+
+/// A fact for a subject the event names, in its three periods (one statement, three rows):
+/// `$1` the board, `$2` the subject, `$3..=$19` [`Fact::values`], `$20..=$22` the periods.
 const ADD: &str = concat!(
     "insert into {leaderboard_points} as x (",
     point_columns!(),
-    ") values ($1, $2, ",
-    fact_values!(),
-    ")",
+    ") select $1, $2, $3, per.period, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+     $16, $17, $18, $19 from ",
+    periods!("$20", "$21", "$22"),
+    " where 1 = 1",
     add_to_row!()
 );
-/// A fact for the cadre who led a procedure or a bid (`leaderboard_leads`): `$1` the kind,
-/// `$2` the key, then [`Fact::values`]. Nothing when nobody is on record.
+/// A fact for the cadre who led a procedure or a bid (`leaderboard_leads`): [`Fact::values`],
+/// the periods, then `$21` the kind and `$22` the key. Nothing when nobody is on record.
 const ADD_TO_LEAD: &str = concat!(
     "insert into {leaderboard_points} as x (",
     point_columns!(),
     ") select 'cadre', l.person, ",
     fact_values!(),
-    " from {leaderboard_leads} l where l.kind = $1 and l.key = $2",
+    " from {leaderboard_leads} l cross join ",
+    periods!("$18", "$19", "$20"),
+    " where l.kind = $21 and l.key = $22",
     add_to_row!()
 );
-/// A fact for a grid's leader in office (`$1` the grid), else for `$2` (the secretary who
-/// signed), then [`Fact::values`].
+/// A fact for a grid's leader in office: [`Fact::values`], then `$18` the grid, `$19` who
+/// gets it when the grid has no leader (the secretary who signed), then the periods. Only
+/// people have a grid; the lookup names no `kind` so that SQLite takes the grid's index,
+/// not the primary key's (a scan of every person).
 const ADD_TO_GRID_LEADER: &str = concat!(
     "insert into {leaderboard_points} as x (",
     point_columns!(),
     ") select 'cadre', g.person, ",
     fact_values!(),
-    " from (select coalesce((select s.id from {leaderboard_subjects} s where s.kind = 'person' \
-     and s.grid = $1 and s.active = 1 order by s.id limit 1), $2) as person) g where g.person is not null",
+    " from (select coalesce((select min(s.id) from {leaderboard_subjects} s where s.grid = $18 \
+     and s.active = 1), $19) as person) g cross join ",
+    periods!("$20", "$21", "$22"),
+    " where g.person is not null",
     add_to_row!()
 );
 
@@ -253,10 +274,17 @@ const PRAISE_WITHDRAWN_CADRE: &str = "update {leaderboard_points} set praise_poi
 const PRAISE_MARKED_WITHDRAWN: &str =
     "update {leaderboard_praise} set withdrawn_at = $1 where praise = $2";
 
+/// One rater's sheet: up to six (dimension, score) pairs in `$9..=$20` (unused pairs
+/// null), one statement for the whole sheet.
 const RATING: &str = "insert into {leaderboard_ratings} as x (village, period, dimension, town, county, city, year, \
-     secretary, score_sum, raters, position) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10) \
+     secretary, score_sum, raters, position) select $1, $2, r.dimension, $3, $4, $5, $6, $7, r.score, 1, $8 \
+     from (select $9 as dimension, $10 as score union all select $11, $12 union all select $13, $14 \
+     union all select $15, $16 union all select $17, $18 union all select $19, $20) r \
+     where r.dimension is not null \
      on conflict (village, period, dimension) do update set score_sum = x.score_sum + excluded.score_sum, \
      raters = x.raters + 1, secretary = excluded.secretary, position = excluded.position";
+/// Score pairs per [`RATING`] statement (a definition has six dimensions).
+const RATING_PAIRS: usize = 6;
 const DEFINITION: &str = "insert into {leaderboard_index_versions} (scope, version, dimensions, published_at, position) \
      values ($1, $2, $3, $4, $5) on conflict (scope, version) do nothing";
 const SUBJECT: &str = "insert into {leaderboard_subjects} as x (kind, id, name, scope, role, grid, active, position) \
@@ -308,14 +336,13 @@ struct Fact {
 }
 
 impl Fact {
-    /// village, period, town, county, city, the points by source and total, the counts,
-    /// the position: the 18 values after board and subject.
-    fn values(&self, places: &Places, period: &Period, at: i64) -> Vec<Arg> {
+    /// village, town, county, city, the points by source and total, the counts, the
+    /// position.
+    fn values(&self, places: &Places, at: i64) -> Vec<Arg> {
         let total =
             self.task_points + self.procedure_points + self.listing_points + self.praise_points;
         vec![
             t(places.village.as_str()),
-            t(period.to_string()),
             t(places.town.as_str()),
             t(places.county.as_str()),
             t(places.city.as_str()),
@@ -346,6 +373,8 @@ enum Credit<'a> {
     GridLeader(String, Option<&'a str>),
 }
 
+/// The statements adding `fact` to the village's rows and to the cadre's (if any) in the
+/// month, quarter and year of `when`: one statement per board.
 fn add(
     out: &mut Vec<Stmt>,
     village: &RegionId,
@@ -355,23 +384,31 @@ fn add(
     at: i64,
 ) {
     let places = Places::of(village);
-    for period in Period::of(when) {
-        let values = fact.values(&places, &period, at);
-        let mut row = vec![t("village"), t(places.village.as_str())];
-        row.extend(values.iter().cloned());
-        out.push(Stmt::new(ADD, row));
-        let (sql, mut args) = match &cadre {
-            Credit::Nobody => continue,
-            Credit::Person(person) => (ADD, vec![t("cadre"), t(person.as_str())]),
-            Credit::Lead(kind, key) => (ADD_TO_LEAD, vec![t(*kind), t(key.as_str())]),
-            Credit::GridLeader(grid, fallback) => (
-                ADD_TO_GRID_LEADER,
-                vec![t(grid.as_str()), Arg::OptText(fallback.map(str::to_owned))],
-            ),
-        };
-        args.extend(values);
-        out.push(Stmt::new(sql, args));
-    }
+    let values = fact.values(&places, at);
+    let periods: Vec<Arg> = Period::of(when).iter().map(|p| t(p.to_string())).collect();
+    let direct = |board: &str, subject: &str| {
+        let mut args = vec![t(board), t(subject)];
+        args.extend(values.iter().cloned());
+        args.extend(periods.iter().cloned());
+        Stmt::new(ADD, args)
+    };
+    out.push(direct("village", &places.village));
+    let mut args = values.clone();
+    let sql = match &cadre {
+        Credit::Nobody => return,
+        Credit::Person(person) => return out.push(direct("cadre", person)),
+        Credit::Lead(kind, key) => {
+            args.extend(periods);
+            args.extend([t(*kind), t(key.as_str())]);
+            ADD_TO_LEAD
+        }
+        Credit::GridLeader(grid, fallback) => {
+            args.extend([t(grid.as_str()), Arg::OptText(fallback.map(str::to_owned))]);
+            args.extend(periods);
+            ADD_TO_GRID_LEADER
+        }
+    };
+    out.push(Stmt::new(sql, args));
 }
 
 fn time(t: &DateTime<Utc>) -> Arg {
@@ -606,22 +643,23 @@ impl Leaderboard {
             .parse()
             .map_err(|e: InvalidPeriod| e.to_string())?;
         let places = Places::of(&village);
-        for s in scores {
-            out.push(Stmt::new(
-                RATING,
-                vec![
-                    t(places.village.as_str()),
-                    t(period.to_string()),
-                    t(s.key.to_string()),
-                    t(places.town.as_str()),
-                    t(places.county.as_str()),
-                    t(places.city.as_str()),
-                    i64::from(period.year_number()).into(),
-                    t(secretary.to_string()),
-                    i64::from(s.score).into(),
-                    at.into(),
-                ],
-            ));
+        for sheet in scores.chunks(RATING_PAIRS) {
+            let mut args = vec![
+                t(places.village.as_str()),
+                t(period.to_string()),
+                t(places.town.as_str()),
+                t(places.county.as_str()),
+                t(places.city.as_str()),
+                i64::from(period.year_number()).into(),
+                t(secretary.to_string()),
+                at.into(),
+            ];
+            for i in 0..RATING_PAIRS {
+                let pair = sheet.get(i);
+                args.push(Arg::OptText(pair.map(|s| s.key.to_string())));
+                args.push(Arg::OptInt(pair.map(|s| i64::from(s.score))));
+            }
+            out.push(Stmt::new(RATING, args));
         }
         Ok(())
     }
