@@ -1003,3 +1003,37 @@ async fn hostile_input_is_refused_and_changes_nothing() {
     client.ok("{ me { name } }", json!({}));
     assert_eq!(head(), before);
 }
+
+#[tokio::test]
+async fn an_edit_behind_the_stores_back_shows_in_the_auditors_chain() {
+    let db = fresh_sqlite();
+    simulate(&db);
+    let auditors = people(db.url(), "auditor", "330600000000").await;
+    let token = token(db.url(), &auditors[0].person);
+    // A superuser drops the append-only trigger and rewrites one event's payload.
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(db.url())
+            .await
+            .expect("open");
+        sqlx::query("drop trigger events_no_update")
+            .execute(&mut conn)
+            .await
+            .expect("drop trigger");
+        sqlx::query("update events set payload = replace(payload, '棠村', '糖村') where position = (select min(position) from events where payload like '%棠村%')")
+            .execute(&mut conn)
+            .await
+            .expect("edit");
+    }
+    let server = start(db.url());
+    let auditor = Client {
+        port: server.port,
+        token: Some(token),
+    };
+    let chain = auditor.ok("{ verifyChain { intact brokenAt problem } }", json!({}));
+    assert_eq!(chain["verifyChain"]["intact"], false, "{chain}");
+    assert!(
+        chain["verifyChain"]["brokenAt"].as_i64().unwrap_or(0) > 0,
+        "{chain}"
+    );
+}

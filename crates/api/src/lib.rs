@@ -62,6 +62,8 @@ pub struct Api {
     pub metrics: Arc<metrics::Metrics>,
     /// Cancelled when the server shuts down: subscriptions end.
     pub cancel: CancellationToken,
+    /// The last chain verification (`verifyChain`), one at a time.
+    pub verified: Arc<tokio::sync::Mutex<Option<types::ChainVerification>>>,
 }
 
 impl Api {
@@ -75,6 +77,7 @@ impl Api {
             runtime,
             metrics: Arc::default(),
             cancel,
+            verified: Arc::default(),
         }
     }
 

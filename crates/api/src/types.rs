@@ -825,3 +825,19 @@ pub struct CatalogueList {
     pub items: Vec<CatalogueItem>,
     pub changes: Vec<CatalogueChange>,
 }
+
+/// The hash chain of the whole log, recomputed (what `xingcun verify` does).
+#[derive(SimpleObject, Clone)]
+pub struct ChainVerification {
+    /// No event altered, deleted or inserted.
+    pub intact: bool,
+    pub events: i64,
+    pub head_position: i64,
+    /// The hash of the last event: keep it on record and compare it next time.
+    pub head_hash: String,
+    /// The first position found altered, deleted or inserted.
+    pub broken_at: Option<i64>,
+    /// What was found there.
+    pub problem: Option<String>,
+    pub verified_at: String,
+}
