@@ -339,9 +339,9 @@ async fn main() {
         }
         .report("mutation to subscription event (latency only)", None);
     }
-    if let Ok(pid) = std::env::var("BENCH_PID") {
-        if let Some(mib) = peak_rss_mib(&pid) {
-            println!("server peak memory (VmHWM): {mib:.0} MiB");
-        }
+    if let Ok(pid) = std::env::var("BENCH_PID")
+        && let Some(mib) = peak_rss_mib(&pid)
+    {
+        println!("server peak memory (VmHWM): {mib:.0} MiB");
     }
 }
