@@ -182,11 +182,19 @@ pub async fn handle(ex: &Executor<Store>, event: &RecordedEvent) -> Result<(), E
     match task {
         TaskEvent::TaskDispatched(dispatch) => {
             let actor = dispatcher(&dispatch.dispatched_by, &dispatch.town);
-            for (village, command) in dispatch.ledger_commands() {
-                on_ledger(ex, event, &actor, "register", &village, command).await?;
-            }
-            for (id, command) in dispatch.assignment_commands() {
-                on_assignment(ex, event, &actor, "issue", &id, command).await?;
+            let ledgers = dispatch.ledger_commands();
+            let assignments = dispatch.assignment_commands();
+            for ((village, register), (id, issue)) in ledgers.into_iter().zip(assignments) {
+                // The ledger entry is always made before the assignment (here and in the
+                // simulator): an assignment already issued means both are done, and one
+                // read of a short stream saves the rest (a server's first start over a
+                // simulated city re-checks every dispatch in the log).
+                let (assignment, _) = ex.load::<Assignment>(&id.to_string()).await?;
+                if assignment.status().is_some() {
+                    continue;
+                }
+                on_ledger(ex, event, &actor, "register", &village, register).await?;
+                on_assignment(ex, event, &actor, "issue", &id, issue).await?;
             }
         }
         TaskEvent::TaskWithdrawn(withdrawal) => {
