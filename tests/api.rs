@@ -1037,3 +1037,139 @@ async fn an_edit_behind_the_stores_back_shows_in_the_auditors_chain() {
         "{chain}"
     );
 }
+
+async fn head_of(url: &str) -> u64 {
+    use xingcun_store::EventLog;
+    Store::open_existing(url, Arc::new(SystemClock))
+        .await
+        .expect("store")
+        .head_position()
+        .await
+        .expect("head")
+}
+
+/// Set the fan-out's checkpoint (the server stopped), as a crash before it moved would.
+async fn rewind_fanout(db: &TestDatabase, to: i64) {
+    use sqlx::Connection;
+    let read = xingcun_projections::sql::read_file_beside(db.sqlite_path().expect("path"));
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", read.display()))
+        .await
+        .expect("read db");
+    sqlx::query("update fanout_checkpoint set position = ?")
+        .bind(to)
+        .execute(&mut conn)
+        .await
+        .expect("rewind");
+}
+
+#[tokio::test]
+async fn the_fan_out_completes_after_a_crash_and_never_doubles() {
+    let db = fresh_sqlite();
+    simulate(&db);
+    let url = db.url();
+    let staff = people(url, "town_office_staff", CHENGTAN).await;
+    let leaders = people(url, "town_leader", CHENGTAN).await;
+    let secretaries = people(url, "village_secretary", CHENGTAN).await;
+    // Over a simulated history (which fanned out itself) the fan-out appends nothing.
+    let simulated = head_of(url).await;
+    let mut server = start(url);
+    let port = server.port;
+    let office = Client {
+        port,
+        token: Some(token(url, &staff[0].person)),
+    };
+    let list = office.ok(
+        "{ catalogue { items { code category level kind effectiveTo } } }",
+        json!({}),
+    );
+    let (leader, code, category) = leaders
+        .iter()
+        .find_map(|l| {
+            let xingcun_domain::Role::TownLeader { duty_areas } = &l.role else {
+                return None;
+            };
+            list["catalogue"]["items"].as_array()?.iter().find_map(|i| {
+                (i["kind"] == "duty"
+                    && i["level"] == "village"
+                    && i["effectiveTo"].is_null()
+                    && duty_areas.iter().any(|d| i["category"] == d.as_str()))
+                .then(|| {
+                    (
+                        l.person.clone(),
+                        i["code"].as_str().unwrap_or_default().to_owned(),
+                        i["category"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+            })
+        })
+        .expect("a listed duty");
+    let leader = Client {
+        port,
+        token: Some(token(url, &leader)),
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        head_of(url).await,
+        simulated,
+        "the fan-out re-did simulated work"
+    );
+
+    // A dispatch to every village of the town, then SIGKILL as soon as it is acknowledged.
+    let deadline = (chrono::Utc::now() + chrono::Duration::days(20)).to_rfc3339();
+    let task = office.ok(
+        "mutation($t: String!, $i: DraftTaskInput!) { draftTask(town: $t, input: $i) { id } }",
+        json!({ "t": CHENGTAN, "i": { "title": "宕机测试任务", "content": "测试", "source": "TOWN",
+            "category": category, "matterCode": code, "score": 5, "deadline": deadline } }),
+    )["draftTask"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    leader.ok(
+        "mutation($t: String!) { approveTask(task: $t) { position } }",
+        json!({ "t": task }),
+    );
+    let dispatched = leader.ok(
+        "mutation($t: String!) { dispatchTask(task: $t) { position } }",
+        json!({ "t": task }),
+    )["dispatchTask"]["position"]
+        .as_i64()
+        .expect("position");
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    // Whatever the fan-out had done, it starts again from before the dispatch.
+    rewind_fanout(&db, dispatched - 1).await;
+    let server = start(url);
+    let secretary = Client {
+        port: server.port,
+        token: Some(token(url, &secretaries[0].person)),
+    };
+    secretary.until(
+        "query($v: String!) { villageBoard(village: $v, first: 200) { task } }",
+        json!({ "v": secretaries[0].scope }),
+        |d| {
+            d["villageBoard"]
+                .as_array()
+                .is_some_and(|rows| rows.iter().any(|r| r["task"] == task.as_str()))
+        },
+    );
+    drop(server);
+    // Every village has exactly one assignment and one ledger entry for the task.
+    let store = Store::open_existing(url, Arc::new(SystemClock))
+        .await
+        .expect("store");
+    use xingcun_store::EventLog;
+    let events = store
+        .read_all(dispatched as u64, 10_000)
+        .await
+        .expect("read");
+    let issued = events
+        .iter()
+        .filter(|e| e.event_type == "AssignmentIssued" && e.stream_id.contains(&task))
+        .count();
+    let registered = events
+        .iter()
+        .filter(|e| e.event_type == "TaskReceived" && e.payload.to_string().contains(&task))
+        .count();
+    assert_eq!(issued, 4, "one assignment per village of the town");
+    assert_eq!(registered, 4, "one ledger entry per village");
+}
