@@ -1173,3 +1173,42 @@ async fn the_fan_out_completes_after_a_crash_and_never_doubles() {
     assert_eq!(issued, 4, "one assignment per village of the town");
     assert_eq!(registered, 4, "one ledger entry per village");
 }
+
+#[tokio::test]
+async fn procedure_rules_below_the_statutory_floor_are_refused() {
+    let db = fresh_sqlite();
+    simulate(&db);
+    let store = Store::open_existing(db.url(), Arc::new(SystemClock))
+        .await
+        .expect("store");
+    use xingcun_store::EventLog;
+    let events = store
+        .read_category("procedure_rules", 0, 100)
+        .await
+        .expect("read");
+    let set = events
+        .iter()
+        .find(|e| e.event_type == "ProcedureRulesSet")
+        .expect("the simulated town set its rules");
+    let rules = set.payload["rules"].clone();
+    drop(store);
+    let server = start(db.url());
+    let admin = Client {
+        port: server.port,
+        token: Some(token(db.url(), "system")),
+    };
+    let mutation =
+        "mutation($r: JSON!) { setProcedureRules(town: \"330624004000\", rules: $r) { position } }";
+    let mut lighter = rules.clone();
+    lighter["timing"]["villagers_meeting_notice_days"] = json!(5);
+    let v = admin.call(mutation, json!({ "r": lighter }));
+    assert_eq!(
+        v["errors"][0]["extensions"]["code"], "RULE_VIOLATION",
+        "{v}"
+    );
+    let v = admin.call(mutation, json!({ "r": { "templates": "nonsense" } }));
+    assert_eq!(v["errors"][0]["extensions"]["code"], "INVALID_INPUT", "{v}");
+    let mut longer = rules;
+    longer["timing"]["villagers_meeting_notice_days"] = json!(12);
+    admin.ok(mutation, json!({ "r": longer }));
+}

@@ -1425,6 +1425,29 @@ impl ConfigurationMutation {
             .await?)
     }
 
+    /// A town's procedure rules (templates, spending thresholds, step timing), as JSON in
+    /// the shape the log stores them (`ProcedureRulesSet` events show it). Refused below the
+    /// statutory floors (DOMAIN.md): 五议两公开 above 数额较大, notice periods, the record
+    /// window.
+    async fn set_procedure_rules(
+        &self,
+        ctx: &Context<'_>,
+        town: String,
+        rules: async_graphql::Json<serde_json::Value>,
+        command_id: Option<String>,
+    ) -> ApiResult<CommandResult> {
+        let town = self::town(&town)?;
+        let rules: xingcun_domain::ProcedureRules = serde_json::from_value(rules.0)
+            .map_err(|e| ApiError::invalid("决策程序规则格式不正确").detail(e.to_string()))?;
+        let command = xingcun_domain::procedure::TownProcedureRulesCommand::SetProcedureRules {
+            town: town.clone(),
+            rules,
+        };
+        Ok(api(ctx)
+            .run::<TownProcedureRules>(ctx, town.as_str(), command, command_id)
+            .await?)
+    }
+
     /// Publish a new version of the 领雁指数 definition for `scope` (normally the city):
     /// six dimensions with their weights. Every board re-ranks under it.
     async fn publish_index_definition(
