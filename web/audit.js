@@ -4,7 +4,7 @@
 // what `auditTrail` answers (every page of it), not by the server.
 
 import { REGION, REGIONS, AUDIT_TRAIL, VILLAGE_AS_OF_POSITION, VILLAGE_AS_OF_TIME } from './operations.js';
-import { h, errorBox, dateTime, label, points, EVENT, STATUS } from './ui.js';
+import { h, errorBox, dateTime, today, label, points, EVENT, STATUS } from './ui.js';
 
 const PAGE = 50;
 
@@ -20,7 +20,7 @@ export function renderAudit(root, { client, me }) {
   const exportButton = h('button', { type: 'button', id: 'export', disabled: true, onclick: () => exportTrail() }, '导出 JSON Lines');
   const slider = h('input', { type: 'range', id: 'as-of-position', min: 0, max: 0, step: 1, disabled: true });
   const sliderLabel = h('output', {});
-  const dateInput = h('input', { type: 'date', id: 'as-of-date' });
+  const dateInput = h('input', { type: 'date', id: 'as-of-date', max: today() });
   const asOf = h('div.as-of', { id: 'as-of' });
   root.append(
     h('section.audit', {},
@@ -125,6 +125,7 @@ export function renderAudit(root, { client, me }) {
         : await client.request(VILLAGE_AS_OF_TIME, { village, time: at.time });
       const v = data.villageAsOf;
       sliderLabel.textContent = `#${v.position}`;
+      slider.value = v.position;
       asOf.replaceChildren(
         h('p', { dataset: { position: v.position } }, `截至日志位置 #${v.position}${v.recordedAt ? `(${dateTime(v.recordedAt)})` : ''}:${v.events} 条记录,台账中 ${v.tasksInLedger} 项任务`),
         h('table', {},

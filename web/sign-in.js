@@ -1,5 +1,5 @@
 // Sign-in: paste a token (`xingcun token create --person …`). Under `serve --demo` the
-// server offers the demo's tokens at /demo-tokens (404 otherwise) and they are listed here.
+// server offers the demo's tokens at /demo-tokens (an empty list otherwise) and they are listed here.
 
 import { h } from './ui.js';
 

@@ -199,11 +199,15 @@ export function renderTownCockpit(root, { client, me }) {
     }
   }
 
+  /** The periods a board can be asked for: the month shown, its quarter, and every year since 2023. */
   function periodsFor(month) {
     const [y, m] = month.split('-');
     const q = Math.floor((Number(m) - 1) / 3) + 1;
-    const options = [[y, `${y}年`], [`${y}-Q${q}`, `${y}年第${q}季度`], [month, `${y}年${Number(m)}月`]];
+    const years = [];
+    for (let year = Number(thisMonth().slice(0, 4)); year >= 2023; year -= 1) years.push([String(year), `${year}年`]);
+    const options = [[month, `${y}年${Number(m)}月`], [`${y}-Q${q}`, `${y}年第${q}季度`], ...years];
     periodSelect.replaceChildren(...options.map(([value, text]) => h('option', { value }, text)));
+    periodSelect.value = y;
   }
 
   // ── live: the town's board and the feed ────────────────────────────────────

@@ -75,7 +75,7 @@ export const EVENT = {
   TaskScreeningRejected: '过筛拦截', TaskDispatched: '派发任务', TaskWithdrawn: '撤回任务',
   TaskCollectiveDecisionRecorded: '党委集体研究', TaskDuplicateDispatchFlagged: '多头派单提示',
   DuplicateDispatchFlagged: '多头派单提示',
-  AssignmentIssued: '任务到村', AssignmentSigned: '村社签收', AssignmentAssigned: '分派办理',
+  TaskReceived: '任务入村台账', DispatchReleased: '派单释放', AssignmentIssued: '任务到村', AssignmentSigned: '村社签收', AssignmentAssigned: '分派办理',
   AssignmentProgressReported: '进度报告', AssignmentSubmitted: '提交佐证', AssignmentAccepted: '验收通过',
   AssignmentReturned: '退回整改', AssignmentWithdrawn: '任务撤回',
   ProcedureStarted: '启动决策程序', ProcedureStepRecorded: '程序步骤', ProcedureStepReturned: '程序步骤退回',

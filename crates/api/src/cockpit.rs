@@ -5,7 +5,7 @@
 //! - `GET /app/{asset}`: its ES modules and style sheet (`web/*.js`, `web/style.css`),
 //!   compiled into the binary, and Apache ECharts (gzipped, `crates/api/assets/echarts`).
 //! - `GET /demo-tokens`: under `serve --demo` only, the demo's tokens, so the sign-in page
-//!   can offer them; `404` on a real server.
+//!   can offer them; an empty list on a real server.
 //!
 //! Everything is served from the binary: no CDN, no external font or script (a government
 //! intranet has none). The page's `Content-Security-Policy` says so to the browser too:
@@ -98,16 +98,11 @@ pub async fn asset(Path(name): Path<String>) -> Response {
     }
 }
 
-/// `GET /demo-tokens`: the demo's tokens under `serve --demo`, else `404`.
+/// `GET /demo-tokens`: the demo's tokens under `serve --demo`, else an empty list (not a
+/// `404`, which a browser would log as an error on every sign-in page).
 pub async fn demo_tokens(State(state): State<AppState>) -> Response {
-    match &state.demo_tokens {
-        Some(tokens) => (
-            [(header::CACHE_CONTROL, "no-store")],
-            axum::Json(tokens.as_ref().clone()),
-        )
-            .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
+    let tokens = state.demo_tokens.as_deref().cloned().unwrap_or_default();
+    ([(header::CACHE_CONTROL, "no-store")], axum::Json(tokens)).into_response()
 }
 
 /// The GraphQL operations of the page (`web/operations.js`): every template literal, by

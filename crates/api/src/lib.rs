@@ -111,7 +111,7 @@ pub struct AppState {
     pub schema: ApiSchema,
     pub guard: Arc<http::AttemptGuard>,
     /// The tokens `serve --demo` printed, offered on the cockpit's sign-in page; `None`
-    /// on a real server (`/demo-tokens` is then `404`).
+    /// on a real server (`/demo-tokens` then answers an empty list).
     pub demo_tokens: Option<Arc<Vec<cockpit::DemoToken>>>,
 }
 
