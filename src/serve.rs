@@ -75,16 +75,13 @@ struct DemoFile(PathBuf);
 
 impl Drop for DemoFile {
     fn drop(&mut self) {
-        let name = self.0.display().to_string();
-        for suffix in [
-            "",
-            "-wal",
-            "-shm",
-            ".read.db",
-            ".read.db-wal",
-            ".read.db-shm",
-        ] {
-            let _ = std::fs::remove_file(format!("{name}{suffix}"));
+        // The log `x.db` and its read models beside it in `x.read.db`, each with its sidecars.
+        let log = self.0.display().to_string();
+        let read = self.0.with_extension("read.db").display().to_string();
+        for name in [&log, &read] {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{name}{suffix}"));
+            }
         }
     }
 }
