@@ -315,7 +315,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         .context("opening the event store")?
                 }
             };
-            serve::serve(store, listen, shutdown_signal()).await
+            serve::serve(store, listen, shutdown_signal(), Vec::new()).await
         }
         Command::Rebuild { names, all } => {
             refuse_foreign_tables(url, cli.allow_foreign_tables).await?;

@@ -7,7 +7,8 @@
 //! - `serve --demo` writes the `village` preset (澄潭街道, four villages, three years) into a
 //!   new SQLite file in the system's temporary directory, removed when the server stops,
 //!   and prints a token for a village secretary, a town leader and an auditor, valid for a
-//!   day, with the GraphiQL address. It ignores `--database-url`: a demo never writes into
+//!   day, with the cockpit's and GraphiQL's addresses; the cockpit's sign-in page offers
+//!   the same tokens (`/demo-tokens`, answered only in demo mode). It ignores `--database-url`: a demo never writes into
 //!   a real database.
 //! - `token create --person ID` prints the token once, on standard output alone (so
 //!   `TOKEN=$(xingcun token create --person …)` works); what it is for goes to standard
@@ -22,6 +23,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
+use xingcun_api::cockpit::DemoToken;
 use xingcun_api::{Api, AppState};
 use xingcun_projections::{Runtime, directory};
 use xingcun_simulate::{Preset, SimConfig};
@@ -29,11 +31,13 @@ use xingcun_store::{Clock, Store, SystemClock};
 
 use crate::commands::{Interrupt, simulate_into};
 
-/// Serve `store` on `listen` until SIGTERM or Ctrl-C.
+/// Serve `store` on `listen` until SIGTERM or Ctrl-C. `demo_tokens`: offered on the
+/// cockpit's sign-in page (`serve --demo` only; empty otherwise).
 pub async fn serve(
     store: Store,
     listen: SocketAddr,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    demo_tokens: Vec<DemoToken>,
 ) -> anyhow::Result<ExitCode> {
     let cancel = CancellationToken::new();
     let runtime = Arc::new(
@@ -50,7 +54,11 @@ pub async fn serve(
             cancel.clone(),
         ))
     });
-    let served = xingcun_api::serve(AppState::new(api), listen, shutdown, cancel.clone())
+    let mut state = AppState::new(api);
+    if !demo_tokens.is_empty() {
+        state = state.with_demo_tokens(demo_tokens);
+    }
+    let served = xingcun_api::serve(state, listen, shutdown, cancel.clone())
         .await
         .with_context(|| format!("serving on {listen}"));
     cancel.cancel();
@@ -67,16 +75,13 @@ struct DemoFile(PathBuf);
 
 impl Drop for DemoFile {
     fn drop(&mut self) {
-        let name = self.0.display().to_string();
-        for suffix in [
-            "",
-            "-wal",
-            "-shm",
-            ".read.db",
-            ".read.db-wal",
-            ".read.db-shm",
-        ] {
-            let _ = std::fs::remove_file(format!("{name}{suffix}"));
+        // The log `x.db` and its read models beside it in `x.read.db`, each with its sidecars.
+        let log = self.0.display().to_string();
+        let read = self.0.with_extension("read.db").display().to_string();
+        for name in [&log, &read] {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{name}{suffix}"));
+            }
         }
     }
 }
@@ -118,6 +123,7 @@ pub async fn demo(
     let expires = now + chrono::Duration::days(1);
     println!();
     println!("兴村 demo — tokens valid for one day (send as  Authorization: Bearer <token>):");
+    let mut offered = Vec::new();
     for (role, title) in [
         ("village_secretary", "村社书记"),
         ("town_leader", "镇街分管领导"),
@@ -135,13 +141,21 @@ pub async fn demo(
             person.name, person.person, person.scope
         );
         println!("    {token}");
+        offered.push(DemoToken {
+            title: title.to_owned(),
+            name: person.name.clone(),
+            person: person.person.clone(),
+            scope: person.scope.clone(),
+            token: token.to_string(),
+        });
     }
     println!();
+    println!("Cockpit:  http://{listen}/   (驾驶舱; the page offers these tokens)");
     println!("GraphiQL: http://{listen}/graphql   (paste a token in the Headers tab)");
     println!("Try:      {{ me {{ name roleTitle scopeName }} }}");
     println!();
     drop(runtime);
-    let result = serve(store, listen, shutdown).await;
+    let result = serve(store, listen, shutdown, offered).await;
     drop(file);
     result
 }

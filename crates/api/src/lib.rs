@@ -5,7 +5,9 @@
 //! - `GET /graphql`: queries in the URL; GraphiQL for a browser; WebSocket subscriptions
 //!   (graphql-transport-ws and the legacy subscriptions-transport-ws, see [`ws`]);
 //! - `/healthz` (the process is up), `/readyz` (database reachable, read models serving),
-//!   `/metrics` (Prometheus).
+//!   `/metrics` (Prometheus);
+//! - `/`: the web cockpit (驾驶舱), a page of ES modules served from the binary, with its
+//!   files under `/app/…` (see [`cockpit`]).
 //!
 //! The router is built by [`app`], shared by `main` and the tests.
 
@@ -26,6 +28,7 @@ use xingcun_projections::{ReadDb, Runtime};
 use xingcun_store::{EventLog, Executor, Store};
 
 pub mod auth;
+pub mod cockpit;
 pub mod error;
 pub mod fanout;
 pub mod http;
@@ -110,6 +113,9 @@ pub struct AppState {
     pub api: Api,
     pub schema: ApiSchema,
     pub guard: Arc<http::AttemptGuard>,
+    /// The tokens `serve --demo` printed, offered on the cockpit's sign-in page; `None`
+    /// on a real server (`/demo-tokens` then answers an empty list).
+    pub demo_tokens: Option<Arc<Vec<cockpit::DemoToken>>>,
 }
 
 impl AppState {
@@ -119,7 +125,14 @@ impl AppState {
             api,
             schema,
             guard: Arc::default(),
+            demo_tokens: None,
         }
+    }
+
+    /// Offer these tokens on the sign-in page (`serve --demo` only).
+    pub fn with_demo_tokens(mut self, tokens: Vec<cockpit::DemoToken>) -> Self {
+        self.demo_tokens = Some(Arc::new(tokens));
+        self
     }
 }
 
@@ -128,6 +141,9 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(http::graphql_get).post(http::graphql_post))
         .route("/graphiql/{asset}", get(http::graphiql_asset))
+        .route("/", get(cockpit::index))
+        .route("/app/{asset}", get(cockpit::asset))
+        .route("/demo-tokens", get(cockpit::demo_tokens))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
