@@ -626,6 +626,15 @@ async fn stories(db: TestDatabase) {
         &format!("subscription {{ leaderboardChanged(board: VILLAGES, scope: \"{CHENGTAN}\", period: \"{month}\") {{ rank subject points {{ praise total }} }} }}"),
     )
     .await;
+    // The leader withdraws the task: village B's work is withdrawn (through the fan-out),
+    // village A's accepted work stands.
+    leader.ok(
+        "mutation($t: String!) { withdrawTask(task: $t, reason: \"任务调整\") { position } }",
+        json!({ "t": task }),
+    );
+    b.until(board, json!({ "v": village_b }), |d| on_board(d, "withdrawn"));
+    let read = a.ok(board, json!({ "v": village_a }));
+    assert!(on_board(&read, "accepted"), "{read}");
     // A re-sent command (same commandId) appends nothing.
     let praise = "mutation($v: String!) { givePraise(village: $v, points: 3, reason: \"按时完成\", commandId: \"7d2f58c2-0c0a-4f57-9c8d-7a1e2b3c4d5e\") { positions duplicate } }";
     let first = leader.ok(praise, json!({ "v": village_a }));

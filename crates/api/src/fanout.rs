@@ -27,6 +27,7 @@ use serde::Deserialize;
 
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+use xingcun_domain::assignment::AssignmentStatus;
 use xingcun_domain::{
     Actor, Assignment, AssignmentCommand, AssignmentId, LedgerCommand, RegionId, Role, TaskEvent,
     VillageTaskLedger,
@@ -89,12 +90,22 @@ async fn save(db: &ReadDb, position: u64) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn dispatcher(person: &xingcun_domain::PersonId, town: &RegionId) -> Actor {
-    Actor {
+/// The person who dispatched or withdrew, in the role they hold in the town now (the
+/// directory), or as town staff when the directory does not know them in that town.
+async fn acting_as(
+    db: &ReadDb,
+    person: &xingcun_domain::PersonId,
+    town: &RegionId,
+) -> Result<Actor, StoreError> {
+    let role = match xingcun_projections::directory::person(db, person.as_str()).await? {
+        Some(p) if p.active && p.scope == town.as_str() => p.role,
+        _ => Role::TownOfficeStaff,
+    };
+    Ok(Actor {
         id: person.clone(),
-        role: Role::TownOfficeStaff,
+        role,
         scope: town.clone(),
-    }
+    })
 }
 
 /// Whether a refusal means "already done".
@@ -168,7 +179,11 @@ fn skip(
 }
 
 /// Do the fan-out one `task` event calls for.
-pub async fn handle(ex: &Executor<Store>, event: &RecordedEvent) -> Result<(), ExecuteError> {
+pub async fn handle(
+    ex: &Executor<Store>,
+    db: &ReadDb,
+    event: &RecordedEvent,
+) -> Result<(), ExecuteError> {
     if event.event_type != "TaskDispatched" && event.event_type != "TaskWithdrawn" {
         return Ok(());
     }
@@ -181,7 +196,7 @@ pub async fn handle(ex: &Executor<Store>, event: &RecordedEvent) -> Result<(), E
     };
     match task {
         TaskEvent::TaskDispatched(dispatch) => {
-            let actor = dispatcher(&dispatch.dispatched_by, &dispatch.town);
+            let actor = acting_as(db, &dispatch.dispatched_by, &dispatch.town).await?;
             let ledgers = dispatch.ledger_commands();
             let assignments = dispatch.assignment_commands();
             for ((village, register), (id, issue)) in ledgers.into_iter().zip(assignments) {
@@ -198,8 +213,17 @@ pub async fn handle(ex: &Executor<Store>, event: &RecordedEvent) -> Result<(), E
             }
         }
         TaskEvent::TaskWithdrawn(withdrawal) => {
-            let actor = dispatcher(&withdrawal.withdrawn_by, &withdrawal.town);
+            // Withdrawing a village's work is the leader's (or the party secretary's) act:
+            // the fan-out acts in the role the withdrawer holds.
+            let actor = acting_as(db, &withdrawal.withdrawn_by, &withdrawal.town).await?;
             for (id, command) in withdrawal.assignment_commands() {
+                let (assignment, _) = ex.load::<Assignment>(&id.to_string()).await?;
+                if matches!(
+                    assignment.status(),
+                    Some(AssignmentStatus::Withdrawn | AssignmentStatus::Accepted)
+                ) {
+                    continue;
+                }
                 on_assignment(ex, event, &actor, "withdraw", &id, command).await?;
             }
             for (village, command) in withdrawal.ledger_commands() {
@@ -221,7 +245,7 @@ pub async fn catch_up(ex: &Executor<Store>, db: &ReadDb) -> Result<usize, Execut
             return Ok(handled);
         }
         for event in &events {
-            handle(ex, event).await?;
+            handle(ex, db, event).await?;
             after = event.position;
             handled += 1;
             if matches!(
