@@ -632,7 +632,9 @@ async fn stories(db: TestDatabase) {
         "mutation($t: String!) { withdrawTask(task: $t, reason: \"任务调整\") { position } }",
         json!({ "t": task }),
     );
-    b.until(board, json!({ "v": village_b }), |d| on_board(d, "withdrawn"));
+    b.until(board, json!({ "v": village_b }), |d| {
+        on_board(d, "withdrawn")
+    });
     let read = a.ok(board, json!({ "v": village_a }));
     assert!(on_board(&read, "accepted"), "{read}");
     // A re-sent command (same commandId) appends nothing.

@@ -3,7 +3,7 @@
 // date, and export the history as JSON Lines. The export is made in the browser from
 // what `auditTrail` answers (every page of it), not by the server.
 
-import { REGION, REGIONS, AUDIT_TRAIL, VILLAGE_AS_OF_POSITION, VILLAGE_AS_OF_TIME } from './operations.js';
+import { REGION, REGIONS, AUDIT_TRAIL, VILLAGE_AS_OF_POSITION, VILLAGE_AS_OF_TIME, VERIFY_CHAIN } from './operations.js';
 import { h, errorBox, dateTime, today, label, points, EVENT, STATUS } from './ui.js';
 
 const PAGE = 50;
@@ -22,10 +22,12 @@ export function renderAudit(root, { client, me }) {
   const sliderLabel = h('output', {});
   const dateInput = h('input', { type: 'date', id: 'as-of-date', max: today() });
   const asOf = h('div.as-of', { id: 'as-of' });
+  const chain = h('output', { id: 'chain' });
   root.append(
     h('section.audit', {},
       h('h1', {}, '审计回放'),
-      h('p.muted', {}, '按日志顺序查看村社的全部记录;哈希链的完整性由服务器上的 xingcun verify 校验。'),
+      h('p.muted', {}, '按日志顺序查看村社的全部记录;下方“验链”在服务器上重算整个日志的哈希链(与 xingcun verify 相同)。'),
+      h('div.toolbar', {}, h('button', { type: 'button', id: 'verify', onclick: () => verify() }, '验链'), chain),
       pickers, errors,
       h('div.split', {},
         h('article.card', {}, h('h2', {}, '时间线'), h('div.toolbar', {}, exportButton), timeline, more),
@@ -35,6 +37,21 @@ export function renderAudit(root, { client, me }) {
           asOf))),
   );
   const fail = (e) => errors.replaceChildren(errorBox(e));
+
+  // ── the hash chain of the whole log, recomputed on the server ────────────────
+  async function verify() {
+    chain.textContent = '正在验链…';
+    try {
+      const { verifyChain: v } = await client.request(VERIFY_CHAIN, {});
+      chain.textContent = v.intact
+        ? `链完整:${v.events} 条记录,末位 #${v.headPosition},哈希 ${v.headHash.slice(0, 16)}…`
+        : `链已被破坏:位置 #${v.brokenAt},${v.problem}`;
+      chain.dataset.intact = String(v.intact);
+    } catch (e) {
+      chain.textContent = '';
+      fail(e);
+    }
+  }
 
   // ── choosing a village, from the auditor's own scope downwards ─────────────
   async function picker(parent) {

@@ -130,3 +130,7 @@ export const VILLAGE_AS_OF_TIME = `query VillageAsOfTime($village: String!, $tim
     tasks { task title deadline status overdue progressPercent reworkCount pointsHundredths }
   }
 }`;
+
+export const VERIFY_CHAIN = `query VerifyChain {
+  verifyChain { intact events headPosition headHash brokenAt problem verifiedAt }
+}`;

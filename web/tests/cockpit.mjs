@@ -187,6 +187,11 @@ try {
     assert.equal(await audit.page.$(`#as-of tr[data-task="${task}"]`), null, 'the new task was not there in 2023');
     await audit.page.screenshot({ path: join(shots, 'audit-1440.png'), fullPage: true });
   });
+  await check('the auditor sees the hash chain verified', async () => {
+    await audit.page.click('#verify');
+    await audit.page.waitForSelector('#chain[data-intact="true"]', { timeout: 20_000 });
+    assert.match(await audit.page.textContent('#chain'), /链完整/);
+  });
   await check('the trail exports as JSON Lines', async () => {
     const [download] = await Promise.all([audit.page.waitForEvent('download'), audit.page.click('#export')]);
     const text = await readFile(await download.path(), 'utf8');
