@@ -134,3 +134,11 @@ export const VILLAGE_AS_OF_TIME = `query VillageAsOfTime($village: String!, $tim
 export const VERIFY_CHAIN = `query VerifyChain {
   verifyChain { intact events headPosition headHash brokenAt problem verifiedAt }
 }`;
+
+export const CADRES = `query Cadres($scope: String!) {
+  cadres(scope: $scope) { person name role roleTitle }
+}`;
+
+export const ASSIGN_WORK = `mutation AssignWork($task: String!, $village: String!, $cadre: String!) {
+  assignWork(task: $task, village: $village, cadre: $cadre) { position }
+}`;

@@ -5,7 +5,7 @@
 
 import {
   VILLAGE_BOARD, VILLAGE_BOARD_CHANGED, SIGN_ASSIGNMENT, REPORT_PROGRESS, SUBMIT_WORK,
-  PROCEDURE_REGISTER, OPEN_LISTINGS, SUBMIT_BID,
+  PROCEDURE_REGISTER, OPEN_LISTINGS, SUBMIT_BID, CADRES, ASSIGN_WORK,
 } from './operations.js';
 import { h, errorBox, date, dateTime, label, sha256Hex, STATUS } from './ui.js';
 
@@ -16,6 +16,8 @@ export function renderVillageBoard(root, { client, me }) {
   const stops = [];
   let showAll = false;
   let rows = [];
+  let cadres = [];
+  const secretary = me.role === 'village_secretary';
 
   const notice = h('div.notice', { 'aria-live': 'polite' });
   const tabs = h('div.tabs', {},
@@ -67,6 +69,21 @@ export function renderVillageBoard(root, { client, me }) {
     }, h('label', {}, '完成', percent, '%'), note, h('button', { type: 'submit' }, '报告进度'));
   }
 
+  // 分派: the secretary hands the work to one of the village's cadres.
+  function assignForm(t) {
+    const who = h('select', { name: 'cadre', required: true },
+      h('option', { value: '' }, '(承办人)'),
+      ...cadres.filter((c) => c.person !== me.person).map((c) => h('option', { value: c.person }, `${c.name}(${c.roleTitle})`)));
+    return h('form', {
+      className: 'inline assign',
+      onsubmit: (e) => {
+        e.preventDefault();
+        if (!who.value) return;
+        act('assign', ASSIGN_WORK, { task: t.task, village, cadre: who.value }, `已分派给 ${who.selectedOptions[0].textContent}`);
+      },
+    }, who, h('button', { type: 'submit' }, '分派'));
+  }
+
   function submitForm(t) {
     const summary = h('input', { type: 'text', name: 'summary', placeholder: '办理情况', required: true });
     const file = h('input', { type: 'file', name: 'evidence', required: true });
@@ -96,10 +113,13 @@ export function renderVillageBoard(root, { client, me }) {
     h('div.muted', {}, `${t.category} · ${t.score}分 · 截止 ${dateTime(t.deadline)}`),
     t.progressPercent !== null && t.progressPercent !== undefined
       ? h('progress', { max: 100, value: t.progressPercent }) : null,
+    t.assignee ? h('div.muted.assignee', {}, `承办人:${cadres.find((c) => `cadre:${c.person}` === t.assignee)?.name ?? t.assignee.replace(/^cadre:/, "").replace(/^grid:/, "网格 ")}`) : null,
     t.lastReturnReason ? h('div.error', {}, `退回原因:${t.lastReturnReason}`) : null,
     me.canWrite && t.status === 'issued'
       ? h('button.primary', { type: 'button', dataset: { action: 'sign' }, onclick: () => act('sign', SIGN_ASSIGNMENT, { task: t.task, village }, `已签收:${t.title}`) }, '签收')
       : null,
+    me.canWrite && secretary && cadres.length && ['signed', 'assigned', 'in_progress', 'returned'].includes(t.status)
+      ? assignForm(t) : null,
     me.canWrite && OPEN.has(t.status) && t.status !== 'issued' ? [progressForm(t), submitForm(t)] : null)));
     if (!shown.length) list.append(h('li.muted', {}, showAll ? '暂无任务' : '暂无待办任务'));
   }
@@ -163,6 +183,11 @@ export function renderVillageBoard(root, { client, me }) {
     },
     error: fail,
   }));
+  if (secretary) {
+    client.request(CADRES, { scope: village })
+      .then(({ cadres: list }) => { cadres = list; renderTasks(); })
+      .catch(fail);
+  }
   loadBoard();
   loadProcedures();
   loadListings();

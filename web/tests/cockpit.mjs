@@ -136,8 +136,15 @@ try {
     await desk.page.screenshot({ path: join(shots, 'town-cockpit-1440.png'), fullPage: true });
   });
 
+  await check('the secretary assigns the work to one of the village\'s cadres', async () => {
+    await phone.page.waitForSelector(`${row}[data-status=signed] form.assign select option[value]:not([value=""])`, { state: 'attached', timeout: 10_000 });
+    const cadre = await phone.page.$eval(`${row} form.assign select option[value]:not([value=""])`, (o) => o.value);
+    await phone.page.selectOption(`${row} form.assign select`, cadre);
+    await phone.page.click(`${row} form.assign button[type=submit]`);
+    await phone.page.waitForSelector(`${row}[data-status=assigned] .assignee`, { timeout: 10_000 });
+  });
   await check('the secretary reports progress and submits with evidence hashed in the browser', async () => {
-    await phone.page.waitForSelector(`${row}[data-status=signed] form.progress`, { timeout: 10_000 });
+    await phone.page.waitForSelector(`${row}[data-status=assigned] form.progress`, { timeout: 10_000 });
     await phone.page.fill(`${row} form.progress input[name=percent]`, '60');
     await phone.page.fill(`${row} form.progress input[name=note]`, '已完成入户走访');
     await phone.page.click(`${row} form.progress button[type=submit]`);

@@ -164,6 +164,29 @@ impl Query {
             .collect())
     }
 
+    /// The people in post over a region (a village's cadres and grid leaders, a town's
+    /// staff and leaders): whom a village secretary may assign work to.
+    async fn cadres(&self, ctx: &Context<'_>, scope: String) -> ApiResult<Vec<Cadre>> {
+        let caller = caller(ctx)?;
+        caller.must_read(&region(&scope)?)?;
+        let people = directory::serving(&api(ctx).db, &scope)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(people
+            .into_iter()
+            .map(|p| {
+                let role = serde_json::to_value(&p.role).unwrap_or_default();
+                Cadre {
+                    role: role["role"].as_str().unwrap_or_default().to_owned(),
+                    role_title: p.role.title().to_owned(),
+                    person: p.person,
+                    name: p.name,
+                    scope: p.scope,
+                }
+            })
+            .collect())
+    }
+
     /// 属于你的才显示: what is addressed to one village, soonest deadline first, with the
     /// overdue flag computed now.
     async fn village_board(

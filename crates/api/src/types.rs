@@ -841,3 +841,15 @@ pub struct ChainVerification {
     pub problem: Option<String>,
     pub verified_at: String,
 }
+
+/// A person in post.
+#[derive(SimpleObject, Clone)]
+pub struct Cadre {
+    pub person: String,
+    pub name: String,
+    /// The role's stable key (village_secretary, village_cadre, grid_leader …).
+    pub role: String,
+    /// The role in Chinese.
+    pub role_title: String,
+    pub scope: String,
+}

@@ -240,3 +240,26 @@ pub async fn in_post(db: &ReadDb, role: &str, scope: &str) -> Result<Vec<Person>
         })
         .collect())
 }
+
+/// The people in post over exactly `scope` (a village's cadres, a town's staff), by name.
+pub async fn serving(db: &ReadDb, scope: &str) -> Result<Vec<Person>, StoreError> {
+    let sql = format!(
+        "select person, name, role_json, scope, active from {} where scope = $1 and active = 1 \
+         order by name, person",
+        db.qualified("directory_people")
+    );
+    Ok(db
+        .fetch(&sql, &[scope.into()])
+        .await?
+        .iter()
+        .filter_map(|r| {
+            Some(Person {
+                person: text(r, 0)?,
+                name: text(r, 1)?,
+                role: serde_json::from_str(&text(r, 2)?).ok()?,
+                scope: text(r, 3)?,
+                active: int(r, 4) == Some(1),
+            })
+        })
+        .collect())
+}
