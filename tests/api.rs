@@ -784,7 +784,7 @@ async fn stories(db: TestDatabase) {
     // The auditor replays village A: its trail in log order with hashes, and as of a
     // past position.
     let trail = auditor.ok(
-        "query($v: String!) { auditTrail(region: $v, first: 5) { edges { cursor node { position eventType hash prevHash } } pageInfo { hasNextPage } } }",
+        "query($v: String!) { auditTrail(region: $v, first: 5) { edges { cursor node { position eventType hash prevHash payload } } pageInfo { hasNextPage } } }",
         json!({ "v": village_a }),
     );
     let edges = trail["auditTrail"]["edges"]
@@ -798,6 +798,10 @@ async fn stories(db: TestDatabase) {
         .map(|e| e["node"]["position"].as_i64().expect("position"))
         .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+    assert!(
+        edges.iter().all(|e| e["node"]["payload"].is_object()),
+        "each event with its content: {trail}"
+    );
     let past = auditor.ok(
         "query($v: String!, $p: Int!) { villageAsOf(village: $v, position: $p) { position tasks { task status } } }",
         json!({ "v": village_a, "p": signed - 1 }),

@@ -1,9 +1,11 @@
 // The auditor's replay (无感留痕): pick a village, read its history in log order (a Relay
 // connection, paged by log position), see the village as it stood at any position or
-// date, and export the history as JSON Lines. The export is made in the browser from
-// what `auditTrail` answers (every page of it), not by the server.
+// date, and export the history as JSON Lines: every event with its content and hashes,
+// made in the browser from what `auditTrail` answers (every page of it).
 
-import { REGION, REGIONS, AUDIT_TRAIL, VILLAGE_AS_OF_POSITION, VILLAGE_AS_OF_TIME, VERIFY_CHAIN } from './operations.js';
+import {
+  REGION, REGIONS, AUDIT_TRAIL, VILLAGE_AS_OF_POSITION, VILLAGE_AS_OF_TIME, VERIFY_CHAIN, AUDIT_EXPORT,
+} from './operations.js';
 import { h, errorBox, dateTime, today, label, points, EVENT, STATUS } from './ui.js';
 
 const PAGE = 50;
@@ -115,7 +117,7 @@ export function renderAudit(root, { client, me }) {
       const lines = [];
       let after = null;
       for (;;) {
-        const { auditTrail } = await client.request(AUDIT_TRAIL, { region: village, after, first: 200 });
+        const { auditTrail } = await client.request(AUDIT_EXPORT, { region: village, after, first: 200 });
         for (const e of auditTrail.edges) lines.push(JSON.stringify(e.node));
         if (!auditTrail.pageInfo.hasNextPage) break;
         after = auditTrail.pageInfo.endCursor;

@@ -142,3 +142,11 @@ export const CADRES = `query Cadres($scope: String!) {
 export const ASSIGN_WORK = `mutation AssignWork($task: String!, $village: String!, $cadre: String!) {
   assignWork(task: $task, village: $village, cadre: $cadre) { position }
 }`;
+
+// The export: the same trail with each event's content.
+export const AUDIT_EXPORT = `query AuditExport($region: String!, $after: String, $first: Int) {
+  auditTrail(region: $region, after: $after, first: $first) {
+    edges { node { position streamId eventType actor recordedAt prevHash hash payload } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;

@@ -206,6 +206,7 @@ try {
     assert.ok(lines.length >= 10);
     assert.ok(lines.every((e, i) => i === 0 || lines[i - 1].position < e.position));
     assert.ok(lines.every((e) => /^[0-9a-f]{64}$/.test(e.hash)));
+    assert.ok(lines.every((e) => e.payload && typeof e.payload === 'object'), 'every event carries its content');
     assert.match(download.suggestedFilename(), /\.jsonl$/);
   });
 

@@ -406,11 +406,42 @@ impl Query {
             .map_err(ApiError::from)?;
         let has_next = rows.len() as i64 > limit;
         rows.truncate(usize::try_from(limit).unwrap_or(0));
+        let wants_payload = ctx
+            .look_ahead()
+            .field("edges")
+            .field("node")
+            .field("payload")
+            .exists();
+        // One read for the page's payloads, not one per event.
+        let mut payloads = std::collections::HashMap::new();
+        if wants_payload {
+            let positions: Vec<u64> = rows
+                .iter()
+                .filter_map(|e| u64::try_from(e.position).ok())
+                .collect();
+            for event in api
+                .store
+                .read_positions(&positions)
+                .await
+                .map_err(ApiError::from)?
+            {
+                payloads.insert(event.position, event.payload);
+            }
+        }
         let mut connection = Connection::new(after_position > 0, has_next);
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|e| Edge::new(e.position.to_string(), TrailEvent::from(e))),
-        );
+        connection.edges.extend(rows.into_iter().map(|e| {
+            let payload = u64::try_from(e.position)
+                .ok()
+                .and_then(|p| payloads.remove(&p))
+                .map(async_graphql::Json);
+            Edge::new(
+                e.position.to_string(),
+                TrailEvent {
+                    payload,
+                    ..TrailEvent::from(e)
+                },
+            )
+        }));
         Ok(connection)
     }
 

@@ -522,6 +522,9 @@ pub struct TrailEvent {
     pub recorded_at: String,
     pub prev_hash: String,
     pub hash: String,
+    /// The event's content as stored (fetched for the whole page in one read, only when
+    /// asked for).
+    pub payload: Option<async_graphql::Json<serde_json::Value>>,
 }
 
 impl From<audit_trail::TrailEntry> for TrailEvent {
@@ -534,6 +537,7 @@ impl From<audit_trail::TrailEntry> for TrailEvent {
             recorded_at: e.recorded_at,
             prev_hash: e.prev_hash,
             hash: e.hash,
+            payload: None,
         }
     }
 }

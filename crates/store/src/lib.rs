@@ -21,6 +21,7 @@ macro_rules! impl_event_log {
         stream: $stream:literal,
         all: $all:literal,
         category: $category:literal,
+        positions: $positions:literal,
         command: $command:literal,
         bind_command: |$id:ident| $bind:expr $(,)?
     ) => {
@@ -97,6 +98,28 @@ macro_rules! impl_event_log {
                 let head = $crate::writer::import_rows(self.log.as_ref(), &rows).await?;
                 $crate::writer::advance(&self.head_tx, head);
                 Ok(head)
+            }
+
+            async fn read_positions(
+                &self,
+                positions: &[u64],
+            ) -> Result<Vec<$crate::model::RecordedEvent>, $crate::StoreError> {
+                let wanted: Vec<i64> = positions
+                    .iter()
+                    .filter_map(|p| $crate::as_sql_int(*p))
+                    .collect();
+                if wanted.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let list = serde_json::to_string(&wanted)
+                    .map_err(|e| $crate::StoreError::InvalidInput(e.to_string()))?;
+                let q = sqlx::query($crate::select_events!($positions)).bind(list);
+                Ok(self
+                    .fetch(q, false)
+                    .await?
+                    .into_iter()
+                    .map(|e| self.upcasters.upcast(e))
+                    .collect())
             }
 
             async fn find_command(
@@ -317,6 +340,12 @@ pub trait EventLog: Clone + Send + Sync + 'static {
         &self,
         rows: Vec<RecordedEvent>,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// The events at these positions (upcast), in log order; positions with no event are
+    /// left out. For readers that hold positions (the audit trail) and want the events.
+    fn read_positions(
+        &self,
+        positions: &[u64],
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
     /// The outcome of an earlier append by this command, if any.
     fn find_command(
         &self,
@@ -470,6 +499,9 @@ impl EventLog for Store {
         from_version: u64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         dispatch!(self, s => s.read_stream(stream, from_version).await)
+    }
+    async fn read_positions(&self, positions: &[u64]) -> Result<Vec<RecordedEvent>, StoreError> {
+        dispatch!(self, s => s.read_positions(positions).await)
     }
     async fn read_all_raw(&self, after: u64, limit: u32) -> Result<Vec<RecordedEvent>, StoreError> {
         dispatch!(self, s => s.read_all_raw(after, limit).await)

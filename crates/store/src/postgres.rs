@@ -513,6 +513,7 @@ impl_event_log!(
     stream: "where stream_id = $1 and stream_version >= $2 order by stream_version",
     all: "where position > $1 order by position limit $2",
     category: "where category = $1 and position > $2 order by position limit $3",
+    positions: "where position in (select cast(jsonb_array_elements_text(cast($1 as jsonb)) as bigint)) order by position",
     command: "select position, stream_version, stream_id from events where command_id = $1 order by position",
     bind_command: |command_id| command_id,
 );

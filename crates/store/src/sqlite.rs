@@ -544,6 +544,7 @@ impl_event_log!(
     stream: "where stream_id = ? and stream_version >= ? order by stream_version",
     all: "where position > ? order by position limit ?",
     category: "where category = ? and position > ? order by position limit ?",
+    positions: "where position in (select value from json_each(?)) order by position",
     command: "select position, stream_version, stream_id from events where command_id = ? order by position",
     bind_command: |command_id| command_id.to_string(),
 );
