@@ -337,7 +337,57 @@ async fn main() {
             latencies,
             elapsed: Duration::from_secs(1),
         }
-        .report("mutation to subscription event (latency only)", None);
+        .report(
+            "mutation to its log event pushed (events, latency only)",
+            None,
+        );
+
+        // Append to a visible board row: the board's read model must have applied it.
+        ws.send(Message::text(
+            json!({"id": "1", "type": "complete"}).to_string(),
+        ))
+        .await
+        .expect("complete");
+        ws.send(Message::text(
+            json!({"id": "2", "type": "subscribe", "payload": {"query": format!("subscription {{ villageBoardChanged(village: \"{village}\") {{ task position }} }}")}})
+                .to_string(),
+        ))
+        .await
+        .expect("subscribe");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut latencies = Vec::new();
+        for i in 0..200u64 {
+            let req = post(
+                &addr,
+                &token,
+                "mutation($t: String!, $v: String!, $p: Int!) { reportProgress(task: $t, village: $v, percent: $p, note: \"进度\") { position } }",
+                &json!({ "t": tasks[0], "v": village, "p": 10 + (i % 80) }),
+            );
+            let t = Instant::now();
+            let _ = conn.send(&req).await;
+            loop {
+                match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+                    Ok(Some(Ok(m)))
+                        if m.to_text().unwrap_or("").contains("villageBoardChanged") =>
+                    {
+                        break;
+                    }
+                    Ok(Some(Ok(_))) => continue,
+                    _ => panic!("no board change within 5 s"),
+                }
+            }
+            latencies.push(t.elapsed());
+        }
+        Outcome {
+            requests: 200,
+            errors: 0,
+            latencies,
+            elapsed: Duration::from_secs(1),
+        }
+        .report(
+            "mutation to its board row pushed (villageBoardChanged, latency only)",
+            None,
+        );
     }
     if let Ok(pid) = std::env::var("BENCH_PID")
         && let Some(mib) = peak_rss_mib(&pid)
