@@ -1227,3 +1227,267 @@ async fn procedure_rules_below_the_statutory_floor_are_refused() {
     longer["timing"]["villagers_meeting_notice_days"] = json!(12);
     admin.ok(mutation, json!({ "r": longer }));
 }
+
+/// How an operation meets a caller from outside its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rule {
+    /// Names a region: FORBIDDEN to a caller whose scope does not cover it.
+    Scoped,
+    /// Open to every signed-in person (the 事项清单, read models' status, the caller).
+    SignedIn,
+    /// Names a thing by id: the caller outside it gets FORBIDDEN or NOT_FOUND.
+    ById,
+    /// Only some roles (auditors and administrators).
+    Role,
+}
+
+/// Every query and mutation of the schema with its rule. An operation added to the schema
+/// without a rule here fails `the_authorization_matrix`.
+const RULES: &[(&str, Rule)] = &[
+    ("me", Rule::SignedIn),
+    ("region", Rule::Scoped),
+    ("regions", Rule::Scoped),
+    ("cadres", Rule::Scoped),
+    ("catalogue", Rule::SignedIn),
+    ("villageBoard", Rule::Scoped),
+    ("townDashboard", Rule::Scoped),
+    ("screeningStatistics", Rule::Scoped),
+    ("taskReductionPercent", Rule::Scoped),
+    ("procedureRegister", Rule::Scoped),
+    ("compliantProcedures", Rule::Scoped),
+    ("listings", Rule::Scoped),
+    ("openListings", Rule::Scoped),
+    ("listing", Rule::ById),
+    ("auditTrail", Rule::Scoped),
+    ("villageAsOf", Rule::Scoped),
+    ("leaderboard", Rule::Scoped),
+    ("verifyChain", Rule::Role),
+    ("projectionStatus", Rule::SignedIn),
+    ("draftTask", Rule::Scoped),
+    ("reviseTask", Rule::ById),
+    ("approveTask", Rule::ById),
+    ("returnTask", Rule::ById),
+    ("recordCollectiveDecision", Rule::ById),
+    ("dispatchTask", Rule::ById),
+    ("withdrawTask", Rule::ById),
+    ("signAssignment", Rule::Scoped),
+    ("assignWork", Rule::Scoped),
+    ("reportProgress", Rule::Scoped),
+    ("submitWork", Rule::Scoped),
+    ("acceptWork", Rule::Scoped),
+    ("returnWork", Rule::Scoped),
+    ("startProcedure", Rule::Scoped),
+    ("recordSuggestions", Rule::ById),
+    ("recordMeeting", Rule::ById),
+    ("postPublicity", Rule::ById),
+    ("completeProcedure", Rule::ById),
+    ("postListing", Rule::Scoped),
+    ("submitBid", Rule::Scoped),
+    ("reviseBid", Rule::Scoped),
+    ("withdrawBid", Rule::Scoped),
+    ("recordComparison", Rule::ById),
+    ("awardListing", Rule::ById),
+    ("reportMilestone", Rule::ById),
+    ("acceptCompletion", Rule::ById),
+    ("cancelListing", Rule::ById),
+    ("givePraise", Rule::Scoped),
+    ("withdrawPraise", Rule::ById),
+    ("registerRegion", Rule::Scoped),
+    ("registerVillage", Rule::Scoped),
+    ("appointCadre", Rule::Scoped),
+    ("recordDeparture", Rule::Scoped),
+    ("addMatter", Rule::Scoped),
+    ("reviseMatter", Rule::Scoped),
+    ("retireMatter", Rule::Scoped),
+    ("setTimeliness", Rule::Scoped),
+    ("setProcedureRules", Rule::Scoped),
+    ("publishIndexDefinition", Rule::Scoped),
+    ("recordDimensionScores", Rule::Scoped),
+];
+
+const TYPE_REF: &str = "kind name ofType { kind name ofType { kind name ofType { kind name } } }";
+
+/// A GraphQL type reference's printed form and its innermost named type.
+fn type_of(t: &Value) -> (String, String, bool) {
+    match t["kind"].as_str() {
+        Some("NON_NULL") => {
+            let (inner, named, _) = type_of(&t["ofType"]);
+            (format!("{inner}!"), named, true)
+        }
+        Some("LIST") => {
+            let (inner, named, _) = type_of(&t["ofType"]);
+            (format!("[{inner}]"), named, false)
+        }
+        _ => {
+            let name = t["name"].as_str().unwrap_or_default().to_owned();
+            (name.clone(), name, false)
+        }
+    }
+}
+
+/// A value for an argument, by its name (regions outside the caller's town and county,
+/// ids that name nothing) and type.
+fn value_for(name: &str, t: &Value, types: &Value) -> Value {
+    match t["kind"].as_str() {
+        Some("NON_NULL") => return value_for(name, &t["ofType"], types),
+        Some("LIST") => return json!([value_for(name, &t["ofType"], types)]),
+        _ => {}
+    }
+    let named = t["name"].as_str().unwrap_or_default();
+    let ty = types
+        .as_array()
+        .and_then(|all| all.iter().find(|x| x["name"] == named))
+        .cloned()
+        .unwrap_or_default();
+    match ty["kind"].as_str() {
+        Some("ENUM") => return ty["enumValues"][0]["name"].clone(),
+        Some("INPUT_OBJECT") => {
+            let mut object = serde_json::Map::new();
+            for f in ty["inputFields"].as_array().into_iter().flatten() {
+                if f["type"]["kind"] == "NON_NULL" {
+                    let field = f["name"].as_str().unwrap_or_default();
+                    object.insert(field.to_owned(), value_for(field, &f["type"], types));
+                }
+            }
+            return Value::Object(object);
+        }
+        _ => {}
+    }
+    match (named, name) {
+        ("Int", _) => json!(1),
+        ("Float", _) => json!(1.0),
+        ("Boolean", _) => json!(true),
+        ("JSON", _) => json!({}),
+        (_, "village") => json!("330681001201"),
+        (_, "town" | "scope" | "region" | "parent" | "code" | "catalogue" | "jurisdiction") => {
+            json!("330681001000")
+        }
+        (_, "task" | "listing" | "procedure" | "praise" | "id" | "commandId") => {
+            json!("6a1f6c2e-3d4b-4e5f-8a9b-0c1d2e3f4a5b")
+        }
+        (_, "period") => json!("2025"),
+        (_, "fromMonth" | "toMonth") => json!("2025-01"),
+        (_, "from" | "to") => json!("2025-01-01"),
+        (_, "sha256") => json!("a".repeat(64)),
+        (_, n)
+            if n.ends_with("At")
+                || n == "deadline"
+                || n == "time"
+                || n.starts_with("effective") =>
+        {
+            json!("2025-01-01T00:00:00+08:00")
+        }
+        _ => json!("x"),
+    }
+}
+
+#[tokio::test]
+async fn the_authorization_matrix() {
+    let db = fresh_sqlite();
+    simulate(&db);
+    let secretary = people(db.url(), "village_secretary", CHENGTAN).await;
+    let auditor = people(db.url(), "auditor", "330600000000").await;
+    let server = start(db.url());
+    let port = server.port;
+    let anonymous = Client { port, token: None };
+    let village = Client {
+        port,
+        token: Some(token(db.url(), &secretary[0].person)),
+    };
+    let audit = Client {
+        port,
+        token: Some(token(db.url(), &auditor[0].person)),
+    };
+    let schema = anonymous.call(
+        &format!(
+            "{{ __schema {{ queryType {{ fields {{ name args {{ name type {{ {TYPE_REF} }} }} }} }} \
+             mutationType {{ fields {{ name args {{ name type {{ {TYPE_REF} }} }} }} }} \
+             types {{ name kind enumValues {{ name }} inputFields {{ name type {{ {TYPE_REF} }} }} }} }} }}"
+        ),
+        json!({}),
+    );
+    let types = schema["data"]["__schema"]["types"].clone();
+    let mut seen = Vec::new();
+    for (kind, root) in [("query", "queryType"), ("mutation", "mutationType")] {
+        for field in schema["data"]["__schema"][root]["fields"]
+            .as_array()
+            .expect("fields")
+        {
+            let name = field["name"].as_str().expect("name");
+            seen.push(name.to_owned());
+            let rule = RULES
+                .iter()
+                .find(|(op, _)| *op == name)
+                .map(|(_, r)| *r)
+                .unwrap_or_else(|| panic!("{name} has no rule in RULES: add one"));
+            // Required arguments, and the region-naming ones even when optional.
+            let mut params = Vec::new();
+            let mut args = Vec::new();
+            let mut variables = serde_json::Map::new();
+            for arg in field["args"].as_array().into_iter().flatten() {
+                let arg_name = arg["name"].as_str().expect("arg");
+                let (printed, _, required) = type_of(&arg["type"]);
+                if !required && !matches!(arg_name, "scope" | "region") {
+                    continue;
+                }
+                params.push(format!("${arg_name}: {printed}"));
+                args.push(format!("{arg_name}: ${arg_name}"));
+                variables.insert(
+                    arg_name.to_owned(),
+                    value_for(arg_name, &arg["type"], &types),
+                );
+            }
+            if name == "registerVillage" {
+                variables.insert("code".into(), json!("330681001201"));
+            }
+            let call = if args.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{name}({})", args.join(", "))
+            };
+            let op = format!(
+                "{kind}{} {{ {call} {{ __typename }} }}",
+                if params.is_empty() {
+                    String::new()
+                } else {
+                    format!("({})", params.join(", "))
+                }
+            );
+            // Scalars have no selection.
+            let op = if matches!(name, "taskReductionPercent" | "compliantProcedures") {
+                op.replace(" { __typename }", "")
+            } else {
+                op
+            };
+            let variables = Value::Object(variables);
+            let code = |client: &Client| {
+                let v = client.call(&op, variables.clone());
+                v["errors"][0]["extensions"]["code"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("allowed: {v}"))
+            };
+            assert_eq!(code(&anonymous), "UNAUTHENTICATED", "{op} anonymous");
+            if kind == "mutation" {
+                assert_eq!(code(&audit), "FORBIDDEN", "{op} auditor");
+            }
+            let outside = code(&village);
+            match rule {
+                Rule::Scoped => assert_eq!(outside, "FORBIDDEN", "{op} outside the village"),
+                Rule::ById => assert!(
+                    matches!(outside.as_str(), "FORBIDDEN" | "NOT_FOUND")
+                        || outside.contains("\"listing\":null"),
+                    "{op} outside: {outside}"
+                ),
+                Rule::Role => assert_eq!(outside, "FORBIDDEN", "{op} by a village secretary"),
+                Rule::SignedIn => assert!(outside.starts_with("allowed"), "{op}: {outside}"),
+            }
+        }
+    }
+    for (op, _) in RULES {
+        assert!(
+            seen.iter().any(|s| s == op),
+            "RULES names {op}, which the schema no longer has"
+        );
+    }
+}

@@ -347,6 +347,20 @@ impl Api {
     }
 }
 
+/// The caller, who must be allowed to write at all: anonymous requests are
+/// `UNAUTHENTICATED` and auditors `FORBIDDEN` before any argument is looked at.
+fn writer<'a>(ctx: &'a Context<'_>) -> Result<&'a crate::auth::Caller, ApiError> {
+    let caller = caller(ctx)?;
+    caller.must_write()?;
+    Ok(caller)
+}
+
+/// Refuse a region outside the caller's scope (`FORBIDDEN`) before the domain is asked,
+/// so a caller outside learns nothing about what exists there.
+fn within(ctx: &Context<'_>, region: &RegionId) -> Result<(), ApiError> {
+    writer(ctx)?.must_read(region)
+}
+
 fn assignment_id(task: &str, village_code: &str) -> Result<AssignmentId, ApiError> {
     Ok(AssignmentId::new(
         TaskId::new(uuid(task, "任务")?),
@@ -372,8 +386,10 @@ impl WorkMutation {
         input: DraftTaskInput,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let api = api(ctx);
         let town = self::town(&town)?;
+        within(ctx, &town)?;
         let (draft, villages) = api.draft(&input)?;
         let town_villages = api.town_villages(&town).await?;
         let addressed = if villages.is_empty() {
@@ -419,6 +435,7 @@ impl WorkMutation {
         input: DraftTaskInput,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let api = api(ctx);
         let (id, _, town) = api.task_town(&task).await?;
         let (draft, villages) = api.draft(&input)?;
@@ -448,6 +465,7 @@ impl WorkMutation {
         duplicate_reason: Option<String>,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let api = api(ctx);
         let (id, state, town) = api.task_town(&task).await?;
         let addressed = match state.record().map(|r| &r.draft.villages) {
@@ -471,6 +489,7 @@ impl WorkMutation {
         reason: String,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let api = api(ctx);
         let (id, _, _) = api.task_town(&task).await?;
         Ok(api
@@ -493,6 +512,7 @@ impl WorkMutation {
         minutes: EvidenceInput,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let api = api(ctx);
         let (id, _, _) = api.task_town(&task).await?;
         let command = TaskCommand::RecordCollectiveDecision {
@@ -518,6 +538,7 @@ impl WorkMutation {
         task: String,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let api = api(ctx);
         let (id, _, town) = api.task_town(&task).await?;
         let settings: TaskSettings = api.load(town.as_str()).await?;
@@ -538,6 +559,7 @@ impl WorkMutation {
         reason: String,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let api = api(ctx);
         let (id, state, _) = api.task_town(&task).await?;
         let mut accepted_villages = Vec::new();
@@ -572,7 +594,9 @@ impl WorkMutation {
         village: String,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let id = assignment_id(&task, &village)?;
+        within(ctx, &id.village)?;
         Ok(api(ctx)
             .run::<Assignment>(
                 ctx,
@@ -593,7 +617,9 @@ impl WorkMutation {
         grid: Option<String>,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let id = assignment_id(&task, &village)?;
+        within(ctx, &id.village)?;
         let assignee = match (cadre, grid) {
             (Some(p), None) => Assignee::Cadre {
                 person: person(&p)?,
@@ -623,7 +649,9 @@ impl WorkMutation {
         note: String,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let id = assignment_id(&task, &village)?;
+        within(ctx, &id.village)?;
         let command = AssignmentCommand::ReportProgress {
             percent: i64::from(percent),
             note,
@@ -643,7 +671,9 @@ impl WorkMutation {
         evidence: Vec<EvidenceInput>,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let id = assignment_id(&task, &village)?;
+        within(ctx, &id.village)?;
         let command = AssignmentCommand::SubmitWork {
             summary,
             evidence: evidences(&evidence)?,
@@ -661,7 +691,9 @@ impl WorkMutation {
         village: String,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let id = assignment_id(&task, &village)?;
+        within(ctx, &id.village)?;
         Ok(api(ctx)
             .run::<Assignment>(
                 ctx,
@@ -681,7 +713,9 @@ impl WorkMutation {
         reason: String,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let id = assignment_id(&task, &village)?;
+        within(ctx, &id.village)?;
         Ok(api(ctx)
             .run::<Assignment>(
                 ctx,
@@ -706,8 +740,10 @@ impl WorkMutation {
         amount_fen: i64,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let api = api(ctx);
         let village = self::village(&village)?;
+        within(ctx, &village)?;
         let town = village
             .town()
             .ok_or_else(|| ApiError::invalid("村社编码无效"))?;
@@ -740,6 +776,7 @@ impl WorkMutation {
         evidence: Vec<StepEvidenceInput>,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let id = uuid(&procedure, "程序")?;
         let command = ProcedureCommand::RecordSuggestions {
             step_no: u16::try_from(step_no).map_err(|_| ApiError::invalid("步骤序号无效"))?,
@@ -764,6 +801,7 @@ impl WorkMutation {
         meeting: MeetingInput,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let api = api(ctx);
         let id = uuid(&procedure, "程序")?;
         let body = match meeting.body {
@@ -829,6 +867,7 @@ impl WorkMutation {
         evidence: Vec<StepEvidenceInput>,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let api = api(ctx);
         let id = uuid(&procedure, "程序")?;
         let command = ProcedureCommand::PostPublicity {
@@ -853,6 +892,7 @@ impl WorkMutation {
         procedure: String,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let id = uuid(&procedure, "程序")?;
         Ok(api(ctx)
             .run::<Procedure>(
@@ -882,8 +922,10 @@ impl WorkMutation {
         reason: Option<String>,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let api = api(ctx);
         let town = self::town(&town)?;
+        within(ctx, &town)?;
         let id = ListingId::new(match &command_id {
             Some(c) => Uuid::new_v5(&uuid(c, "命令")?, b"listing"),
             None => Uuid::new_v4(),
@@ -928,9 +970,12 @@ impl WorkMutation {
         attachments: Vec<EvidenceInput>,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let id = uuid(&listing, "榜单")?;
+        let village = self::village(&village)?;
+        within(ctx, &village)?;
         let command = ListingCommand::SubmitBid {
-            village: self::village(&village)?,
+            village,
             statement: text(&statement, "竞榜陈述")?,
             attachments: evidences(&attachments)?,
         };
@@ -949,9 +994,12 @@ impl WorkMutation {
         attachments: Vec<EvidenceInput>,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let id = uuid(&listing, "榜单")?;
+        let village = self::village(&village)?;
+        within(ctx, &village)?;
         let command = ListingCommand::ReviseBid {
-            village: self::village(&village)?,
+            village,
             statement: text(&statement, "竞榜陈述")?,
             attachments: evidences(&attachments)?,
         };
@@ -969,9 +1017,12 @@ impl WorkMutation {
         reason: Option<String>,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let id = uuid(&listing, "榜单")?;
+        let village = self::village(&village)?;
+        within(ctx, &village)?;
         let command = ListingCommand::WithdrawBid {
-            village: self::village(&village)?,
+            village,
             reason: reason.as_deref().map(|r| text(r, "撤回理由")).transpose()?,
         };
         Ok(api(ctx)
@@ -991,6 +1042,7 @@ impl WorkMutation {
         evidence: Vec<EvidenceInput>,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let id = uuid(&listing, "榜单")?;
         let command = ListingCommand::RecordComparison {
             held_at: time(&held_at, "比选时间")?,
@@ -1031,6 +1083,7 @@ impl WorkMutation {
         listing: String,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let id = uuid(&listing, "榜单")?;
         Ok(api(ctx)
             .run::<Listing>(
@@ -1052,6 +1105,7 @@ impl WorkMutation {
         evidence: Vec<EvidenceInput>,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let id = uuid(&listing, "榜单")?;
         let command = ListingCommand::ReportMilestone {
             title: text(&title, "节点名称")?,
@@ -1071,6 +1125,7 @@ impl WorkMutation {
         note: String,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let id = uuid(&listing, "榜单")?;
         let command = ListingCommand::AcceptCompletion {
             note: text(&note, "验收意见")?,
@@ -1088,6 +1143,7 @@ impl WorkMutation {
         reason: String,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let id = uuid(&listing, "榜单")?;
         let command = ListingCommand::CancelListing {
             reason: text(&reason, "撤榜理由")?,
@@ -1111,7 +1167,9 @@ impl WorkMutation {
         reason: String,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let village = self::village(&village)?;
+        within(ctx, &village)?;
         let target = match person {
             Some(p) => PraiseTarget::Cadre {
                 village,
@@ -1144,6 +1202,7 @@ impl WorkMutation {
         reason: String,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let id = uuid(&praise, "表扬")?;
         let command = PraiseCommand::WithdrawPraise {
             reason: text(&reason, "撤回理由")?,
@@ -1165,7 +1224,9 @@ impl WorkMutation {
         name: String,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let id = region(&code)?;
+        within(ctx, &id)?;
         let command = OrganizationCommand::RegisterRegion {
             region: id.clone(),
             name,
@@ -1184,7 +1245,9 @@ impl WorkMutation {
         community: Option<bool>,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let village = self::village(&code)?;
+        within(ctx, &village)?;
         let town = village
             .town()
             .ok_or_else(|| ApiError::invalid("村社编码无效"))?;
@@ -1216,8 +1279,10 @@ impl WorkMutation {
         grid: Option<String>,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         use xingcun_domain::Role;
         let scope = region(&scope)?;
+        within(ctx, &scope)?;
         let role = match role {
             RoleInput::TownOfficeStaff => Role::TownOfficeStaff,
             RoleInput::TownLeader => Role::TownLeader {
@@ -1255,7 +1320,9 @@ impl WorkMutation {
         reason: String,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let id = region(&jurisdiction)?;
+        within(ctx, &id)?;
         let command = OrganizationCommand::RecordDeparture {
             person: self::person(&person)?,
             reason,
@@ -1357,7 +1424,9 @@ impl ConfigurationMutation {
         item: MatterInputObject,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let scope = region(&catalogue)?;
+        within(ctx, &scope)?;
         let command = xingcun_domain::CatalogueCommand::AddMatter {
             catalogue: scope.clone(),
             item: matter(&item)?,
@@ -1375,7 +1444,9 @@ impl ConfigurationMutation {
         item: MatterInputObject,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let scope = region(&catalogue)?;
+        within(ctx, &scope)?;
         let command = xingcun_domain::CatalogueCommand::ReviseMatter {
             catalogue: scope.clone(),
             item: matter(&item)?,
@@ -1394,7 +1465,9 @@ impl ConfigurationMutation {
         reason: String,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let scope = region(&catalogue)?;
+        within(ctx, &scope)?;
         let command = xingcun_domain::CatalogueCommand::RetireMatter {
             catalogue: scope.clone(),
             code,
@@ -1414,7 +1487,9 @@ impl ConfigurationMutation {
         late_percent: i32,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let town = self::town(&town)?;
+        within(ctx, &town)?;
         let command = xingcun_domain::SettingsCommand::SetTimeliness {
             town: town.clone(),
             on_time_percent: i64::from(on_time_percent),
@@ -1436,7 +1511,9 @@ impl ConfigurationMutation {
         rules: async_graphql::Json<serde_json::Value>,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         let town = self::town(&town)?;
+        within(ctx, &town)?;
         let rules: xingcun_domain::ProcedureRules = serde_json::from_value(rules.0)
             .map_err(|e| ApiError::invalid("决策程序规则格式不正确").detail(e.to_string()))?;
         let command = xingcun_domain::procedure::TownProcedureRulesCommand::SetProcedureRules {
@@ -1457,10 +1534,12 @@ impl ConfigurationMutation {
         dimensions: Vec<DimensionInput>,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         use xingcun_domain::ranking::{
             Dimension, DimensionKey, IndexDefinitionCommand, IndexDimensions,
         };
         let scope = region(&scope)?;
+        within(ctx, &scope)?;
         let dimensions = dimensions
             .iter()
             .map(|d| {
@@ -1494,9 +1573,11 @@ impl ConfigurationMutation {
         scores: Vec<DimensionScoreInput>,
         command_id: Option<String>,
     ) -> ApiResult<CommandResult> {
+        writer(ctx)?;
         use xingcun_domain::ranking::{DimensionKey, DimensionScore, RatingCommand, RatingPeriod};
         let api = api(ctx);
         let village = self::village(&village)?;
+        within(ctx, &village)?;
         let bad = || ApiError::invalid("考核周期应为 2025、2025-Q4 或 2025-12");
         let period = match period.split_once('-') {
             None => RatingPeriod::year(period.parse().map_err(|_| bad())?),

@@ -149,6 +149,13 @@ impl Query {
     async fn regions(&self, ctx: &Context<'_>, parent: String) -> ApiResult<Vec<Region>> {
         let caller = caller(ctx)?;
         let id = region(&parent)?;
+        if !caller.reads(&id) && !id.contains(&caller.actor.scope) {
+            return Err(caller
+                .must_read(&id)
+                .err()
+                .unwrap_or_else(ApiError::unauthenticated)
+                .into());
+        }
         let rows = directory::children(&api(ctx).db, &parent)
             .await
             .map_err(ApiError::from)?;
