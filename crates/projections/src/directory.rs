@@ -129,6 +129,17 @@ pub struct Person {
     pub active: bool,
 }
 
+/// A `directory_people` row selected as (person, name, role_json, scope, active).
+fn person_of(r: &[Arg]) -> Option<Person> {
+    Some(Person {
+        person: text(r, 0)?,
+        name: text(r, 1)?,
+        role: serde_json::from_str(&text(r, 2)?).ok()?,
+        scope: text(r, 3)?,
+        active: int(r, 4) == Some(1),
+    })
+}
+
 /// One person by id.
 pub async fn person(db: &ReadDb, id: &str) -> Result<Option<Person>, StoreError> {
     let sql = format!(
@@ -136,15 +147,7 @@ pub async fn person(db: &ReadDb, id: &str) -> Result<Option<Person>, StoreError>
         db.qualified("directory_people")
     );
     let rows = db.fetch(&sql, &[id.into()]).await?;
-    Ok(rows.first().and_then(|r| {
-        Some(Person {
-            person: text(r, 0)?,
-            name: text(r, 1)?,
-            role: serde_json::from_str(&text(r, 2)?).ok()?,
-            scope: text(r, 3)?,
-            active: int(r, 4) == Some(1),
-        })
-    }))
+    Ok(rows.first().and_then(|r| person_of(r)))
 }
 
 /// A region as the directory knows it.
@@ -229,15 +232,7 @@ pub async fn in_post(db: &ReadDb, role: &str, scope: &str) -> Result<Vec<Person>
         .await?;
     Ok(rows
         .iter()
-        .filter_map(|r| {
-            Some(Person {
-                person: text(r, 0)?,
-                name: text(r, 1)?,
-                role: serde_json::from_str(&text(r, 2)?).ok()?,
-                scope: text(r, 3)?,
-                active: int(r, 4) == Some(1),
-            })
-        })
+        .filter_map(|r| person_of(r))
         .collect())
 }
 
@@ -252,14 +247,6 @@ pub async fn serving(db: &ReadDb, scope: &str) -> Result<Vec<Person>, StoreError
         .fetch(&sql, &[scope.into()])
         .await?
         .iter()
-        .filter_map(|r| {
-            Some(Person {
-                person: text(r, 0)?,
-                name: text(r, 1)?,
-                role: serde_json::from_str(&text(r, 2)?).ok()?,
-                scope: text(r, 3)?,
-                active: int(r, 4) == Some(1),
-            })
-        })
+        .filter_map(|r| person_of(r))
         .collect())
 }
