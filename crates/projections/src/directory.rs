@@ -230,10 +230,7 @@ pub async fn in_post(db: &ReadDb, role: &str, scope: &str) -> Result<Vec<Person>
     let rows = db
         .fetch(&sql, &[role.into(), format!("{prefix}%").into()])
         .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| person_of(r))
-        .collect())
+    Ok(rows.iter().filter_map(|r| person_of(r)).collect())
 }
 
 /// The people in post over exactly `scope` (a village's cadres, a town's staff), by name.
