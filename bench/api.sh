@@ -41,3 +41,11 @@ echo "# xingcun API benchmark: 3-year city on PostgreSQL, $(nproc) cores, $(date
 BENCH_ADDR="127.0.0.1:$PORT" BENCH_PID="$SERVER" BENCH_TOKEN="$TOKEN" BENCH_VILLAGE="$VILLAGE" \
   BENCH_TOWN="${VILLAGE:0:9}000" BENCH_PERIOD=2025 \
   cargo bench --quiet --bench api
+# The cockpit's first paint on the same city (web/tests/paint.mjs), when Chromium and
+# playwright-core are there.
+if command -v chromium > /dev/null && [ -d web/node_modules/playwright-core ]; then
+  leader=$(psql "$DB" -tAc "select person from xingcun_read.directory_people where role = 'town_leader' and active = 1 and scope = '${VILLAGE:0:9}000' order by person limit 1")
+  LEADER_TOKEN=$("$BIN" --database-url "$DB" token create --person "$leader" --expires 1 --label bench 2> /dev/null)
+  COCKPIT_URL="http://127.0.0.1:$PORT/" CHROMIUM="$(command -v chromium)" LEADER_TOKEN="$LEADER_TOKEN" \
+    SECRETARY_TOKEN="$TOKEN" node web/tests/paint.mjs
+fi
