@@ -23,7 +23,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 struct Conn {
     reader: BufReader<TcpStream>,
-    addr: String,
 }
 
 impl Conn {
@@ -32,7 +31,6 @@ impl Conn {
         stream.set_nodelay(true).expect("nodelay");
         Conn {
             reader: BufReader::new(stream),
-            addr: addr.to_owned(),
         }
     }
 
@@ -126,7 +124,6 @@ async fn load(
         let ok = ok.clone();
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::open(&addr).await;
-            let _ = &conn.addr;
             let (mut n, mut errors, mut latencies) = (0u64, 0u64, Vec::new());
             let mut round = 0u64;
             while Instant::now() < deadline {

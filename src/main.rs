@@ -94,7 +94,7 @@ enum Command {
     /// swaps them in and drops the old ones. An interrupted rebuild resumes where it stopped.
     Rebuild {
         /// The read models to rebuild: village_board, screening_stats, audit_trail,
-        /// town_dashboard, procedure_register, bid_board, leaderboard.
+        /// town_dashboard, procedure_register, bid_board, directory, catalogue, leaderboard.
         names: Vec<String>,
         /// Rebuild every read model.
         #[arg(long, conflicts_with = "names")]

@@ -2,8 +2,8 @@
 //! WebSocket (graphql-transport-ws), on SQLite and on PostgreSQL.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Output, Stdio};
+use std::net::TcpStream;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,200 +11,12 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use xingcun_projections::{Runtime, directory};
 use xingcun_store::testing::{TestDatabase, fresh_postgres, fresh_sqlite};
 use xingcun_store::{Store, SystemClock};
 
-const CHENGTAN: &str = "330624004000";
+mod server;
 
-fn xingcun(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xingcun"))
-        .args(args)
-        .output()
-        .expect("run xingcun")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-/// A server killed when dropped, so a failing test leaves none behind.
-struct Server {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One HTTP exchange: status, head (lower-cased), body.
-fn http(port: u16, request: &str) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    stream.write_all(request.as_bytes()).expect("write");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read");
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, head.to_ascii_lowercase(), body.to_owned())
-}
-
-fn post_raw(port: u16, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
-    let mut req = format!(
-        "POST /graphql HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    http(port, &req)
-}
-
-fn start(url: &str) -> Server {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_xingcun"))
-        .args([
-            "--database-url",
-            url,
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start server");
-    let server = Server { child, port };
-    let started = Instant::now();
-    loop {
-        let ready = TcpStream::connect(("127.0.0.1", port)).is_ok()
-            && http(
-                port,
-                "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-            )
-            .0 == 200;
-        if ready {
-            return server;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "server did not become ready"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// A GraphQL client for one token.
-struct Client {
-    port: u16,
-    token: Option<String>,
-}
-
-impl Client {
-    fn call(&self, query: &str, variables: Value) -> Value {
-        let body = json!({ "query": query, "variables": variables }).to_string();
-        let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
-        let mut headers = vec![("Content-Type", "application/json")];
-        if let Some(a) = &auth {
-            headers.push(("Authorization", a));
-        }
-        let (status, _, body) = post_raw(self.port, &headers, &body);
-        assert_eq!(status, 200, "{body}");
-        serde_json::from_str(&body).expect("json")
-    }
-
-    /// `data` of a call that must succeed.
-    fn ok(&self, query: &str, variables: Value) -> Value {
-        let v = self.call(query, variables);
-        assert!(v.get("errors").is_none(), "{query}: {v}");
-        v["data"].clone()
-    }
-
-    /// The code of a call that must fail.
-    fn code(&self, query: &str, variables: Value) -> String {
-        let v = self.call(query, variables);
-        v["errors"][0]["extensions"]["code"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{query} should fail: {v}"))
-            .to_owned()
-    }
-
-    /// Call until `done` holds of the data (the read models follow the log).
-    fn until(&self, query: &str, variables: Value, done: impl Fn(&Value) -> bool) -> Value {
-        let started = Instant::now();
-        loop {
-            let data = self.ok(query, variables.clone());
-            if done(&data) {
-                return data;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "never reached: {query} {data}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-fn token(url: &str, person: &str) -> String {
-    let out = xingcun(&["--database-url", url, "token", "create", "--person", person]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// The village preset (澄潭街道, 4 villages, 2 years) in `db`.
-fn simulate(db: &TestDatabase) {
-    let out = xingcun(&[
-        "--database-url",
-        db.url(),
-        "simulate",
-        "--preset",
-        "village",
-        "--years",
-        "2",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// People of the simulated history, by role, read from the directory read model.
-async fn people(url: &str, role: &str, scope: &str) -> Vec<directory::Person> {
-    let store = Store::connect(url, Arc::new(SystemClock))
-        .await
-        .expect("store");
-    let runtime = Runtime::open(store, xingcun_projections::all())
-        .await
-        .expect("runtime");
-    runtime.catch_up().await.expect("catch up");
-    directory::in_post(runtime.db(), role, scope)
-        .await
-        .expect("people")
-}
+use server::*;
 
 const EVIDENCE: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 

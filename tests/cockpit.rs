@@ -6,154 +6,26 @@
 //! `XINGCUN_REQUIRE_BROWSER=1` (CI), which makes a missing browser a failure. Screenshots
 //! of every page are kept in `target/tmp/cockpit-screenshots/`.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use xingcun_projections::{Runtime, directory};
-use xingcun_store::testing::{TestDatabase, fresh_sqlite};
-use xingcun_store::{Store, SystemClock};
+use xingcun_store::testing::fresh_sqlite;
 
-const CHENGTAN: &str = "330624004000";
+mod server;
+
+use server::*;
+
 const CHROMIUM: &str = "/usr/bin/chromium";
-
-fn xingcun(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xingcun"))
-        .args(args)
-        .output()
-        .expect("run xingcun")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-/// A server killed when dropped, so a failing test leaves none behind.
-struct Server {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn http(port: u16, request: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    stream.write_all(request.as_bytes()).expect("write");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read");
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, body.to_owned())
-}
-
-fn start(url: &str) -> Server {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_xingcun"))
-        .args([
-            "--database-url",
-            url,
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start server");
-    let server = Server { child, port };
-    let started = Instant::now();
-    loop {
-        let ready = TcpStream::connect(("127.0.0.1", port)).is_ok()
-            && http(
-                port,
-                "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-            )
-            .0 == 200;
-        if ready {
-            return server;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "server did not become ready"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// `data` of a GraphQL call that must succeed.
 fn ok(port: u16, token: &str, query: &str, variables: Value) -> Value {
-    let body = json!({ "query": query, "variables": variables }).to_string();
-    let request = format!(
-        "POST /graphql HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let (status, body) = http(port, &request);
-    assert_eq!(status, 200, "{body}");
-    let v: Value = serde_json::from_str(&body).expect("json");
-    assert!(v.get("errors").is_none(), "{query}: {v}");
-    v["data"].clone()
-}
-
-fn token(url: &str, person: &str) -> String {
-    let out = xingcun(&["--database-url", url, "token", "create", "--person", person]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn simulate(db: &TestDatabase) {
-    let out = xingcun(&[
-        "--database-url",
-        db.url(),
-        "simulate",
-        "--preset",
-        "village",
-        "--years",
-        "2",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-async fn people(url: &str, role: &str, scope: &str) -> Vec<directory::Person> {
-    let store = Store::connect(url, Arc::new(SystemClock))
-        .await
-        .expect("store");
-    let runtime = Runtime::open(store, xingcun_projections::all())
-        .await
-        .expect("runtime");
-    runtime.catch_up().await.expect("catch up");
-    directory::in_post(runtime.db(), role, scope)
-        .await
-        .expect("people")
+    Client {
+        port,
+        token: Some(token.to_owned()),
+    }
+    .ok(query, variables)
 }
 
 /// Whether the browser and the test driver are here; `None` with the reason when not.

@@ -51,6 +51,16 @@ impl Caller {
         }
     }
 
+    /// Refuse unless `region` is inside the caller's scope or one of the regions above it
+    /// (a village secretary sees their town, county and city: their regions and boards).
+    pub fn must_see(&self, region: &RegionId) -> Result<(), ApiError> {
+        if region.contains(&self.actor.scope) {
+            Ok(())
+        } else {
+            self.must_read(region)
+        }
+    }
+
     /// Refuse auditors (read-only by role).
     pub fn must_write(&self) -> Result<(), ApiError> {
         if matches!(self.actor.role, Role::Auditor) {

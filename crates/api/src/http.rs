@@ -25,7 +25,7 @@ use async_graphql::{ErrorExtensionValues, Request, Response, ServerError, Value}
 use axum::body::{Body, Bytes};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response as HttpResponse};
 
 use crate::auth::{self, Caller};
@@ -363,7 +363,6 @@ pub async fn graphql_get(
         Ok(c) => c,
         Err((status, e)) => return unauthorized(wanted, status, e),
     };
-    let _ = Method::GET;
     execute(&state, caller, request, wanted).await
 }
 

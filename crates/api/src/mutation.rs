@@ -119,6 +119,15 @@ fn uuid(raw: &str, what: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::invalid(format!("{what}编号无效")))
 }
 
+/// The id of a thing a command creates: derived from the command id when the client gave
+/// one (a re-sent command names the same thing), else new.
+fn new_id(command_id: &Option<String>, kind: &[u8]) -> Result<Uuid, ApiError> {
+    Ok(match command_id {
+        Some(c) => Uuid::new_v5(&uuid(c, "命令")?, kind),
+        None => Uuid::new_v4(),
+    })
+}
+
 fn person(raw: &str) -> Result<PersonId, ApiError> {
     PersonId::parse(raw).map_err(|_| ApiError::invalid("人员编号无效"))
 }
@@ -397,11 +406,7 @@ impl WorkMutation {
         } else {
             villages
         };
-        let task = TaskId::new(match &command_id {
-            // A re-sent command names the same task.
-            Some(c) => Uuid::new_v5(&uuid(c, "命令")?, b"task"),
-            None => Uuid::new_v4(),
-        });
+        let task = TaskId::new(new_id(&command_id, b"task")?);
         let command = TaskCommand::DraftTask {
             task,
             town: town.clone(),
@@ -749,10 +754,7 @@ impl WorkMutation {
             .ok_or_else(|| ApiError::invalid("村社编码无效"))?;
         let rules: TownProcedureRules = api.load(town.as_str()).await?;
         let amount = u64::try_from(amount_fen).map_err(|_| ApiError::invalid("金额不能为负数"))?;
-        let id = ProcedureId::new(match &command_id {
-            Some(c) => Uuid::new_v5(&uuid(c, "命令")?, b"procedure"),
-            None => Uuid::new_v4(),
-        });
+        let id = ProcedureId::new(new_id(&command_id, b"procedure")?);
         let command = ProcedureCommand::StartProcedure {
             procedure_id: id,
             village,
@@ -926,10 +928,7 @@ impl WorkMutation {
         let api = api(ctx);
         let town = self::town(&town)?;
         within(ctx, &town)?;
-        let id = ListingId::new(match &command_id {
-            Some(c) => Uuid::new_v5(&uuid(c, "命令")?, b"listing"),
-            None => Uuid::new_v4(),
-        });
+        let id = ListingId::new(new_id(&command_id, b"listing")?);
         let eligibility = match villages {
             None => Eligibility::WholeTown,
             Some(list) => Eligibility::Villages {
@@ -1177,11 +1176,7 @@ impl WorkMutation {
             },
             None => PraiseTarget::Village { village },
         };
-        let id = Uuid::new_v4();
-        let id = match &command_id {
-            Some(c) => Uuid::new_v5(&uuid(c, "命令")?, b"praise"),
-            None => id,
-        };
+        let id = new_id(&command_id, b"praise")?;
         let command = PraiseCommand::GivePraise {
             praise_id: PraiseId::new(id),
             target,
@@ -1628,7 +1623,7 @@ impl Api {
             return Ok(());
         };
         let position = u64::try_from(*last).unwrap_or(0);
-        let events = self.store.read_all(position.saturating_sub(1), 1).await?;
+        let events = self.store.read_positions(&[position]).await?;
         match events.first() {
             Some(e) if e.event_type == "ProcedureStepReturned" && e.stream_id.ends_with(stream) => {
                 let step = e

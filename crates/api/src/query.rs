@@ -132,13 +132,7 @@ impl Query {
     async fn region(&self, ctx: &Context<'_>, code: String) -> ApiResult<Option<Region>> {
         let caller = caller(ctx)?;
         let id = region(&code)?;
-        if !caller.reads(&id) && !id.contains(&caller.actor.scope) {
-            return Err(caller
-                .must_read(&id)
-                .err()
-                .unwrap_or_else(ApiError::unauthenticated)
-                .into());
-        }
+        caller.must_see(&id)?;
         Ok(directory::region(&api(ctx).db, &code)
             .await
             .map_err(ApiError::from)?
@@ -149,24 +143,13 @@ impl Query {
     async fn regions(&self, ctx: &Context<'_>, parent: String) -> ApiResult<Vec<Region>> {
         let caller = caller(ctx)?;
         let id = region(&parent)?;
-        if !caller.reads(&id) && !id.contains(&caller.actor.scope) {
-            return Err(caller
-                .must_read(&id)
-                .err()
-                .unwrap_or_else(ApiError::unauthenticated)
-                .into());
-        }
+        caller.must_see(&id)?;
         let rows = directory::children(&api(ctx).db, &parent)
             .await
             .map_err(ApiError::from)?;
         Ok(rows
             .into_iter()
-            .filter(|r| {
-                RegionId::parse(&r.region).is_ok_and(|code| caller.reads(&code))
-                    || id.contains(&caller.actor.scope)
-                        && RegionId::parse(&r.region)
-                            .is_ok_and(|code| code.contains(&caller.actor.scope))
-            })
+            .filter(|r| RegionId::parse(&r.region).is_ok_and(|code| caller.must_see(&code).is_ok()))
             .map(Region::from)
             .collect())
     }
@@ -372,16 +355,8 @@ impl Query {
         else {
             return Ok(None);
         };
-        let town = region(&detail.listing.town)?;
-        let scope = &caller.actor.scope;
-        let in_town = caller.reads(&town) || scope.town().is_some_and(|t| t == town);
-        if !in_town {
-            return Err(caller
-                .must_read(&town)
-                .err()
-                .unwrap_or_else(ApiError::unauthenticated)
-                .into());
-        }
+        // The town's listings are for the town and every village of it.
+        caller.must_see(&region(&detail.listing.town)?)?;
         Ok(Some(detail.into()))
     }
 
@@ -665,12 +640,7 @@ pub(crate) fn leaderboard_query(
     first: Option<i32>,
 ) -> Result<leaderboard::LeaderboardQuery, ApiError> {
     let id = region(scope)?;
-    if !caller.reads(&id) && !id.contains(&caller.actor.scope) {
-        return Err(caller
-            .must_read(&id)
-            .err()
-            .unwrap_or_else(ApiError::unauthenticated));
-    }
+    caller.must_see(&id)?;
     let period: leaderboard::Period = period
         .parse()
         .map_err(|e: leaderboard::InvalidPeriod| ApiError::invalid(e.to_string()))?;

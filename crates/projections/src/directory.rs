@@ -196,20 +196,6 @@ pub async fn children(db: &ReadDb, parent: &str) -> Result<Vec<Region>, StoreErr
         .collect())
 }
 
-/// Regions whose name is exactly `name` (a village name is not unique across the city).
-pub async fn regions_named(db: &ReadDb, name: &str) -> Result<Vec<Region>, StoreError> {
-    let sql = format!(
-        "select region, level, name, parent from {} where name = $1 order by region",
-        db.qualified("directory_regions")
-    );
-    Ok(db
-        .fetch(&sql, &[name.into()])
-        .await?
-        .iter()
-        .map(|r| region_of(r))
-        .collect())
-}
-
 /// The people in post with role `role` (its stable key, e.g. `village_secretary`) whose
 /// scope is `scope` or lies inside it (by code prefix), by person id.
 pub async fn in_post(db: &ReadDb, role: &str, scope: &str) -> Result<Vec<Person>, StoreError> {
