@@ -239,11 +239,36 @@ async fn check_schema_current(pool: &PgPool, url: &str) -> Result<(), StoreError
     })
 }
 
+/// The connection options of `url`.
+///
+/// A connection to this machine (`localhost`, a loopback address, a Unix socket) does not
+/// negotiate TLS unless the URL (`sslmode=…`) or `PGSSLMODE` asks for it: encrypting
+/// loopback traffic protects nothing and costs both sides CPU on every query (sqlx's
+/// default, `prefer`, encrypts whenever the server offers it, as Debian's does). Any other
+/// host keeps sqlx's default.
 fn connect_options(url: &str) -> Result<PgConnectOptions, StoreError> {
-    PgConnectOptions::from_str(url).map_err(|e| StoreError::Unreachable {
+    let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Unreachable {
         url: redact_url(url),
         reason: crate::error::describe_sqlx(&e),
+    })?;
+    let asks_for_tls = url.contains("sslmode=")
+        || url.contains("ssl-mode=")
+        || std::env::var_os("PGSSLMODE").is_some();
+    Ok(if is_local(options.get_host()) && !asks_for_tls {
+        options.ssl_mode(sqlx::postgres::PgSslMode::Disable)
+    } else {
+        options
     })
+}
+
+/// Whether `host` is this machine: `localhost`, a loopback address or a socket directory.
+fn is_local(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.starts_with('/')
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 async fn probe(url: &str, options: &PgConnectOptions) -> Result<PgConnection, StoreError> {
@@ -536,5 +561,23 @@ mod tests {
         }
         assert_eq!(retry, LISTEN_RETRY_MAX);
         assert!(tries <= 20, "{tries} tries in ten minutes");
+    }
+
+    #[test]
+    fn local_connections_skip_tls_unless_asked() {
+        use sqlx::postgres::PgSslMode;
+        let mode = |url: &str| format!("{:?}", connect_options(url).expect("url").get_ssl_mode());
+        let disable = format!("{:?}", PgSslMode::Disable);
+        assert_eq!(mode("postgres://postgres@127.0.0.1:5432/x"), disable);
+        assert_eq!(mode("postgres://postgres@localhost/x"), disable);
+        assert_eq!(mode("postgres://postgres@[::1]/x"), disable);
+        assert_eq!(mode("postgres:///x?host=/var/run/postgresql"), disable);
+        if std::env::var_os("PGSSLMODE").is_none() {
+            assert_eq!(
+                mode("postgres://postgres@127.0.0.1/x?sslmode=require"),
+                format!("{:?}", PgSslMode::Require)
+            );
+            assert_ne!(mode("postgres://postgres@db.example.org/x"), disable);
+        }
     }
 }
