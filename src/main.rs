@@ -25,14 +25,18 @@ use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use xingcun_projections::Runtime;
 use xingcun_simulate::{Preset, SimConfig};
-use xingcun_store::{Store, SystemClock};
+use xingcun_store::Store;
+
+/// mimalloc rather than glibc's malloc: the server allocates per request and per row, and
+/// glibc's arenas cost a fifth of its CPU under load (measured with perf, BENCHMARKS.md §5).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use crate::commands::{
     INTERRUPTED, Interrupt, export, import, resolve_village, simulate_into, verify,
@@ -278,7 +282,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return serve::demo(listen, &mut interrupt, shutdown_signal()).await;
     }
     eprintln!("xingcun: using {}", describe_database(url));
-    let clock = || Arc::new(SystemClock);
+    let clock = xingcun_store::process_clock;
     match command {
         Command::Schema => unreachable!("answered above"),
         Command::Token(token) => {

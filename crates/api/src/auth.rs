@@ -8,12 +8,23 @@
 //! city, for the engineer who runs xingcun: `xingcun token create --person system` is how
 //! the first regions and people are entered through the API.
 //!
+//! Resolving a token costs two lookups (the token's hash, the person's post). A server
+//! answering thousands of requests a second from a few dozen dashboards keeps what it
+//! resolved for [`CALLER_TTL`] in a [`CallerCache`]: a revocation or a departure takes
+//! effect on the next request after at most that long (one second), on every server
+//! process, without any signal between processes. Unknown, expired and revoked tokens are
+//! never cached, so every bad attempt reaches the database and the rate limit.
+//!
 //! Rules of scope (tested in tests/api.rs with villages of two towns):
 //! - everyone reads only inside their scope: a village cadre their village, town staff and
 //!   leaders their town's villages, auditors and administrators their town, county or city;
 //! - auditors never change anything;
 //! - what else a role may do is the domain's decision (the command is refused there with
 //!   `FORBIDDEN` and a message naming the rule).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use xingcun_domain::{Actor, PersonId, RegionId, Role};
@@ -90,13 +101,87 @@ pub fn bearer(header: &str) -> Option<&str> {
         .then_some(token.trim())
 }
 
-/// Resolve a token to its caller at `now`.
+/// How long a resolved caller is reused: the longest a revocation or a departure waits to
+/// take effect.
+pub const CALLER_TTL: Duration = Duration::from_secs(1);
+/// The most callers kept; past it the cache starts again empty (a dashboard wall has a few
+/// dozen tokens, not thousands).
+const CALLER_CACHE_MAX: usize = 10_000;
+
+/// Callers resolved in the last [`CALLER_TTL`], by the SHA-256 of their token (the token
+/// itself is not kept).
+#[derive(Debug, Default)]
+pub struct CallerCache {
+    entries: Mutex<HashMap<String, Cached>>,
+}
+
+#[derive(Debug)]
+struct Cached {
+    caller: Caller,
+    resolved: Instant,
+    token_expires: DateTime<Utc>,
+}
+
+impl CallerCache {
+    /// The caller of `token` at `now`: from the cache while fresh, else resolved and kept.
+    pub async fn resolve(
+        &self,
+        store: &Store,
+        db: &ReadDb,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Caller, ApiError> {
+        let key = xingcun_store::tokens::token_hash(token);
+        if let Some(hit) = self.fresh(&key, now) {
+            return Ok(hit);
+        }
+        let (caller, token_expires) = resolve_with_expiry(store, db, token, now).await?;
+        let mut entries = self.lock();
+        if entries.len() >= CALLER_CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert(
+            key,
+            Cached {
+                caller: caller.clone(),
+                resolved: Instant::now(),
+                token_expires,
+            },
+        );
+        Ok(caller)
+    }
+
+    fn fresh(&self, key: &str, now: DateTime<Utc>) -> Option<Caller> {
+        let entries = self.lock();
+        let hit = entries.get(key)?;
+        (hit.resolved.elapsed() < CALLER_TTL && now < hit.token_expires).then(|| hit.caller.clone())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Resolve a token to its caller at `now`, without the cache.
 pub async fn resolve(
     store: &Store,
     db: &ReadDb,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Caller, ApiError> {
+    resolve_with_expiry(store, db, token, now)
+        .await
+        .map(|(caller, _)| caller)
+}
+
+async fn resolve_with_expiry(
+    store: &Store,
+    db: &ReadDb,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<(Caller, DateTime<Utc>), ApiError> {
     let Some(record) = store.find_token(token).await? else {
         return Err(
             ApiError::new("UNAUTHENTICATED", "访问令牌无效,请重新获取").detail("unknown token")
@@ -113,11 +198,12 @@ pub async fn resolve(
         );
     }
     if record.person_id == "system" {
-        return Ok(Caller {
+        let caller = Caller {
             actor: Actor::system(),
             name: "系统管理员".into(),
             token_id: record.token_id,
-        });
+        };
+        return Ok((caller, record.expires_at));
     }
     let person = directory::person(db, &record.person_id).await?;
     let Some(person) = person.filter(|p| p.active) else {
@@ -133,7 +219,7 @@ pub async fn resolve(
     ) else {
         return Err(ApiError::new("INTERNAL", "人员名录数据有误,请联系管理员"));
     };
-    Ok(Caller {
+    let caller = Caller {
         actor: Actor {
             id,
             role: person.role,
@@ -141,7 +227,8 @@ pub async fn resolve(
         },
         name: person.name,
         token_id: record.token_id,
-    })
+    };
+    Ok((caller, record.expires_at))
 }
 
 #[cfg(test)]

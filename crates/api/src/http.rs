@@ -156,7 +156,7 @@ async fn authenticate(
             ApiError::new("UNAUTHENTICATED", "Authorization 头格式应为 Bearer <令牌>"),
         ));
     };
-    match auth::resolve(&state.api.store, &state.api.db, token, state.api.now()).await {
+    match state.api.caller(token).await {
         Ok(caller) => Ok(Some(caller)),
         Err(e) if e.code == "UNAUTHENTICATED" => {
             state.guard.failed(ip);

@@ -67,6 +67,8 @@ pub struct Api {
     pub cancel: CancellationToken,
     /// The last chain verification (`verifyChain`), one at a time.
     pub verified: Arc<tokio::sync::Mutex<Option<types::ChainVerification>>>,
+    /// Callers resolved in the last second (see [`auth::CallerCache`]).
+    pub callers: Arc<auth::CallerCache>,
 }
 
 impl Api {
@@ -81,7 +83,15 @@ impl Api {
             metrics: Arc::default(),
             cancel,
             verified: Arc::default(),
+            callers: Arc::default(),
         }
+    }
+
+    /// The caller of `token`, through the cache of recently resolved callers.
+    pub async fn caller(&self, token: &str) -> Result<auth::Caller, ApiError> {
+        self.callers
+            .resolve(&self.store, &self.db, token, self.now())
+            .await
     }
 
     /// The store's clock.

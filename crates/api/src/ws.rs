@@ -89,14 +89,11 @@ async fn serve_socket(
                     "请先登录:connection_init 中须带访问令牌",
                 ));
             };
-            let caller = auth::resolve(
-                &init_state.api.store,
-                &init_state.api.db,
-                &t,
-                init_state.api.now(),
-            )
-            .await
-            .map_err(|e| async_graphql::Error::new(e.message))?;
+            let caller = init_state
+                .api
+                .caller(&t)
+                .await
+                .map_err(|e| async_graphql::Error::new(e.message))?;
             *init_token
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(t);
