@@ -10,7 +10,9 @@
 //! - `BENCH_CONNECTIONS` (default 64), `BENCH_SECONDS` per phase (default 10).
 //!
 //! The client is plain HTTP/1.1 keep-alive over loopback, one task per connection, so it
-//! measures the server, not a client library.
+//! measures the server, not a client library. Each phase also reports the share of the
+//! machine's CPU the server, PostgreSQL and this client used (from /proc), since all three
+//! share the same cores.
 
 use std::time::{Duration, Instant};
 
@@ -80,9 +82,63 @@ struct Outcome {
     errors: u64,
     latencies: Vec<Duration>,
     elapsed: Duration,
+    /// CPU seconds used during the phase: the server, PostgreSQL, this client.
+    cpu: [f64; 3],
+}
+
+/// CPU seconds (user + system) of one process, from /proc (USER_HZ is 100 on Linux).
+fn cpu_of(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // The command name is in parentheses and may hold spaces: count fields after it.
+    let Some((_, rest)) = stat.rsplit_once(") ") else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU seconds of every PostgreSQL process on the machine.
+fn cpu_of_postgres() -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(|pid| cpu_of(&pid))
+        .sum()
+}
+
+fn cpu_now() -> [f64; 3] {
+    let server = std::env::var("BENCH_PID").map_or(0.0, |pid| cpu_of(&pid));
+    [server, cpu_of_postgres(), cpu_of("self")]
 }
 
 impl Outcome {
+    /// One request after the other, timed from `started`.
+    fn sequential(latencies: Vec<Duration>, started: Instant, cpu_before: [f64; 3]) -> Outcome {
+        let cpu_after = cpu_now();
+        Outcome {
+            requests: latencies.len() as u64,
+            errors: 0,
+            latencies,
+            elapsed: started.elapsed(),
+            cpu: std::array::from_fn(|i| cpu_after[i] - cpu_before[i]),
+        }
+    }
+
     fn report(&self, name: &str, ceiling: Option<f64>) -> f64 {
         let mut l = self.latencies.clone();
         l.sort();
@@ -95,12 +151,17 @@ impl Outcome {
         let ratio = ceiling.map_or(String::new(), |c| {
             format!(", {:.2} of the ceiling", rate / c)
         });
+        let cores = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
+        let share = |i: usize| 100.0 * self.cpu[i] / (self.elapsed.as_secs_f64() * cores);
         println!(
-            "{name}: {rate:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, {} errors of {}{ratio}",
+            "{name}: {rate:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, {} errors of {}{ratio}; CPU: server {:.0}%, PostgreSQL {:.0}%, client {:.0}% of {cores} cores",
             pct(0.50).as_secs_f64() * 1e3,
             pct(0.99).as_secs_f64() * 1e3,
             self.errors,
-            self.requests
+            self.requests,
+            share(0),
+            share(1),
+            share(2),
         );
         rate
     }
@@ -117,6 +178,7 @@ async fn load(
 ) -> Outcome {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
+    let cpu_before = cpu_now();
     let mut tasks = Vec::new();
     for c in 0..connections {
         let addr = addr.to_owned();
@@ -145,6 +207,7 @@ async fn load(
         errors: 0,
         latencies: Vec::new(),
         elapsed: Duration::ZERO,
+        cpu: [0.0; 3],
     };
     for t in tasks {
         let (n, e, l) = t.await.expect("task");
@@ -153,6 +216,8 @@ async fn load(
         outcome.latencies.extend(l);
     }
     outcome.elapsed = started.elapsed();
+    let cpu_after = cpu_now();
+    outcome.cpu = std::array::from_fn(|i| cpu_after[i] - cpu_before[i]);
     outcome
 }
 
@@ -209,6 +274,22 @@ async fn main() {
     )
     .await
     .report("ceiling GET /healthz", None);
+
+    // The GraphQL floor: a token checked and a query parsed, validated and answered
+    // without touching a read model.
+    let floor = post(&addr, &token, "{ __typename }", &json!({}));
+    load(
+        &addr,
+        connections,
+        seconds,
+        move |_, _| floor.clone(),
+        graphql_ok,
+    )
+    .await
+    .report(
+        "GraphQL floor ({ __typename }, with a token)",
+        Some(ceiling),
+    );
 
     let board = post(
         &addr,
@@ -310,6 +391,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let mut conn = Conn::open(&addr).await;
         let mut latencies = Vec::new();
+        let (started, cpu_before) = (Instant::now(), cpu_now());
         for i in 0..200u64 {
             let req = post(
                 &addr,
@@ -328,13 +410,7 @@ async fn main() {
             }
             latencies.push(t.elapsed());
         }
-        Outcome {
-            requests: 200,
-            errors: 0,
-            latencies,
-            elapsed: Duration::from_secs(1),
-        }
-        .report(
+        Outcome::sequential(latencies, started, cpu_before).report(
             "mutation to its log event pushed (events, latency only)",
             None,
         );
@@ -353,6 +429,7 @@ async fn main() {
         .expect("subscribe");
         tokio::time::sleep(Duration::from_millis(200)).await;
         let mut latencies = Vec::new();
+        let (started, cpu_before) = (Instant::now(), cpu_now());
         for i in 0..200u64 {
             let req = post(
                 &addr,
@@ -375,13 +452,7 @@ async fn main() {
             }
             latencies.push(t.elapsed());
         }
-        Outcome {
-            requests: 200,
-            errors: 0,
-            latencies,
-            elapsed: Duration::from_secs(1),
-        }
-        .report(
+        Outcome::sequential(latencies, started, cpu_before).report(
             "mutation to its board row pushed (villageBoardChanged, latency only)",
             None,
         );

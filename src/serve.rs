@@ -27,7 +27,7 @@ use xingcun_api::cockpit::DemoToken;
 use xingcun_api::{Api, AppState};
 use xingcun_projections::{Runtime, directory};
 use xingcun_simulate::{Preset, SimConfig};
-use xingcun_store::{Clock, Store, SystemClock};
+use xingcun_store::{Clock, EventLog, Store, SystemClock};
 
 use crate::commands::{Interrupt, simulate_into};
 
@@ -200,7 +200,7 @@ pub async fn create_token(
     } else {
         eprintln!("token for the built-in administrator over the whole city (person `system`)");
     }
-    let now = SystemClock.now();
+    let now = store.clock().now();
     let expires = now + chrono::Duration::days(i64::from(days));
     let (token, record) = store.create_token(person, label, now, expires).await?;
     eprintln!(
@@ -217,7 +217,7 @@ pub async fn create_token(
 pub async fn revoke_token(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
     let id = uuid::Uuid::parse_str(id)
         .with_context(|| format!("{id:?} is not a token id (see `xingcun token list`)"))?;
-    if store.revoke_token(id, SystemClock.now()).await? {
+    if store.revoke_token(id, store.clock().now()).await? {
         println!("revoked {id}");
         Ok(ExitCode::SUCCESS)
     } else {
@@ -228,7 +228,7 @@ pub async fn revoke_token(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
 
 /// `token list`.
 pub async fn list_tokens(store: &Store) -> anyhow::Result<ExitCode> {
-    let now = SystemClock.now();
+    let now = store.clock().now();
     for t in store.list_tokens().await? {
         let state = if t.revoked_at.is_some() {
             "revoked"

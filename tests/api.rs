@@ -14,6 +14,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use xingcun_store::testing::{TestDatabase, fresh_postgres, fresh_sqlite};
 use xingcun_store::{Store, SystemClock};
 
+#[path = "api/faults.rs"]
+mod faults;
 mod server;
 
 use server::*;
@@ -151,12 +153,11 @@ async fn graphql_over_http_follows_the_specification() {
     );
 }
 
-/// Run a subscription over graphql-transport-ws; returns a channel of its `next` payloads.
-async fn subscribe(
+/// A graphql-transport-ws connection with `connection_init` sent (not yet acknowledged).
+async fn connect_ws(
     port: u16,
     token: &str,
-    query: &str,
-) -> tokio::sync::mpsc::UnboundedReceiver<Value> {
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
     let mut request = format!("ws://127.0.0.1:{port}/graphql")
         .into_client_request()
         .expect("request");
@@ -173,6 +174,16 @@ async fn subscribe(
     ))
     .await
     .expect("init");
+    ws
+}
+
+/// Run a subscription over graphql-transport-ws; returns a channel of its `next` payloads.
+async fn subscribe(
+    port: u16,
+    token: &str,
+    query: &str,
+) -> tokio::sync::mpsc::UnboundedReceiver<Value> {
+    let mut ws = connect_ws(port, token).await;
     let ack = ws.next().await.expect("ack").expect("ack");
     assert!(
         ack.to_text().expect("text").contains("connection_ack"),
@@ -204,18 +215,54 @@ async fn stories(db: TestDatabase) {
     let secretaries = people(url, "village_secretary", CHENGTAN).await;
     let auditors = people(url, "auditor", "330600000000").await;
     assert!(secretaries.len() >= 2, "two villages' secretaries");
-    let (village_a, village_b) = (secretaries[0].scope.clone(), secretaries[1].scope.clone());
-    let server = start(url);
+    // 澄潭街道's rules as the simulated town set them, with 五议两公开 as its full
+    // procedure (a simulated town may have chosen 四议两公开).
+    let mut rules = {
+        use xingcun_store::EventLog;
+        let store = Store::open_existing(url, Arc::new(SystemClock))
+            .await
+            .expect("store");
+        let events = store
+            .read_category("procedure_rules", 0, 1_000)
+            .await
+            .expect("read");
+        events
+            .iter()
+            .rev()
+            .find(|e| e.event_type == "ProcedureRulesSet" && e.payload["town"] == CHENGTAN)
+            .expect("澄潭街道 set its rules")
+            .payload["rules"]
+            .clone()
+    };
+    rules["full_template"] = json!("wuyi-liang-gongkai");
+    // The server runs on a clock the test moves forward: 公示 lasts days.
+    let clock = TestClock::new();
+    let server = start_with(url, &[clock.env()]);
     let port = server.port;
     let client = |person: &str| Client {
         port,
         token: Some(token(url, person)),
     };
+    let admin = client("system");
+    // Village A is 棠村, the village of the record's 揭榜 story.
+    let regions = admin.ok(
+        "query($t: String!) { regions(parent: $t) { code name } }",
+        json!({ "t": CHENGTAN }),
+    );
+    let tangcun = regions["regions"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["name"] == "棠村"))
+        .and_then(|r| r["code"].as_str())
+        .expect("棠村 in 澄潭街道")
+        .to_owned();
+    let mut secretaries = secretaries;
+    secretaries.sort_by_key(|s| s.scope != tangcun);
+    assert_eq!(secretaries[0].scope, tangcun, "棠村 has a secretary");
+    let (village_a, village_b) = (secretaries[0].scope.clone(), secretaries[1].scope.clone());
     let office = client(&staff[0].person);
     let a = client(&secretaries[0].person);
     let b = client(&secretaries[1].person);
     let auditor = client(&auditors[0].person);
-    let admin = client("system");
 
     // A listed village duty in a duty area a leader reviews, from the 事项清单.
     let list = office.ok(
@@ -525,28 +572,56 @@ async fn stories(db: TestDatabase) {
         "FORBIDDEN"
     );
 
-    // A procedure: a meeting without its minutes is returned, one out of order refused.
+    admin.ok(
+        "mutation($t: String!, $r: JSON!) { setProcedureRules(town: $t, rules: $r) { position } }",
+        json!({ "t": CHENGTAN, "r": rules }),
+    );
+    // 五议两公开, all seven steps, for 100万 yuan (数额巨大: the full procedure). A step out of
+    // order is refused and nothing is recorded; a meeting without its minutes is returned,
+    // and the return is on the record; both are then done right.
     let started = a.ok(
-        "mutation($v: String!) { startProcedure(village: $v, title: \"村道硬化\", amountFen: 30000000) { id } }",
+        "mutation($v: String!) { startProcedure(village: $v, title: \"村道硬化及路灯改造\", amountFen: 100000000) { id } }",
         json!({ "v": village_a }),
     );
     let procedure = started["startProcedure"]["id"]
         .as_str()
         .expect("id")
         .to_owned();
-    let meeting = |step: i32, evidence: Value| {
-        json!({ "p": procedure, "m": {
-            "stepNo": step, "body": "COMMITTEE", "heldAt": chrono::Utc::now().to_rfc3339(),
-            "expected": 7, "present": 7, "votesFor": 7, "votesAgainst": 0, "votesAbstain": 0,
-            "evidence": evidence } })
+    let file = |kind: &str, name: &str| json!({ "kind": kind, "file": { "sha256": format!("{:064x}", name.len() * 7919 + kind.len()), "name": name } });
+    let minutes = || file("MINUTES", "会议记录.pdf");
+    let sign_in = || file("SIGN_IN_SHEET", "签到表.jpg");
+    let at = |hours_ago: i64| (clock.now() - chrono::Duration::hours(hours_ago)).to_rfc3339();
+    let meeting = |step: i32, body: &str, held: String, evidence: Value, extra: Value| {
+        let mut m = json!({
+            "stepNo": step, "body": body, "heldAt": held,
+            "expected": 9, "present": 9, "votesFor": 9, "votesAgainst": 0, "votesAbstain": 0,
+            "evidence": evidence });
+        if let (Some(m), Some(extra)) = (m.as_object_mut(), extra.as_object()) {
+            m.extend(extra.clone());
+        }
+        json!({ "p": procedure, "m": m })
     };
     let record = "mutation($p: String!, $m: MeetingInput!) { recordMeeting(procedure: $p, meeting: $m) { position } }";
+    let suggestions = "mutation($p: String!, $at: String!, $e: [StepEvidenceInput!]!) { recordSuggestions(procedure: $p, stepNo: 1, collectedAt: $at, summary: \"共收集党员群众建议12条\", evidence: $e) { position } }";
+    let publicity = "mutation($p: String!, $n: Int!, $at: String!, $e: [StepEvidenceInput!]!) { postPublicity(procedure: $p, stepNo: $n, postedAt: $at, evidence: $e) { position } }";
     // Step 5 before step 1: refused, nothing recorded.
-    assert_eq!(a.code(record, meeting(5, json!([]))), "RULE_VIOLATION");
-    let register = "query($v: String!) { procedureRegister(village: $v) { procedure returns { stepNo missing } } }";
-    // Step 1 (the committee's proposal meeting) without its minutes: returned, and the
-    // return is on the record.
-    let returned = a.call(record, meeting(1, json!([])));
+    assert_eq!(
+        a.code(
+            record,
+            meeting(5, "VILLAGER_REPRESENTATIVES", at(1), json!([]), json!({}))
+        ),
+        "RULE_VIOLATION"
+    );
+    // 1. 党员群众建议.
+    a.ok(
+        suggestions,
+        json!({ "p": procedure, "at": at(6), "e": [file("SUGGESTION_RECORD", "征求意见记录.pdf")] }),
+    );
+    // 2. 村党组织提议, first without its minutes: returned, with the missing file named.
+    let returned = a.call(
+        record,
+        meeting(2, "COMMITTEE", at(5), json!([sign_in()]), json!({})),
+    );
     assert_eq!(
         returned["errors"][0]["extensions"]["code"], "STEP_RETURNED",
         "{returned}"
@@ -557,19 +632,104 @@ async fn stories(db: TestDatabase) {
             .is_some_and(|m| m.contains("会议记录")),
         "{returned}"
     );
-    a.until(register, json!({ "v": village_a }), |d| {
-        d["procedureRegister"].as_array().is_some_and(|ps| {
-            ps.iter().any(|p| {
-                p["procedure"] == procedure.as_str()
-                    && !p["returns"].as_array().is_none_or(Vec::is_empty)
-            })
-        })
-    });
+    a.ok(
+        record,
+        meeting(
+            2,
+            "COMMITTEE",
+            at(5),
+            json!([minutes(), sign_in()]),
+            json!({}),
+        ),
+    );
+    // 3. 村务联席会议商议; the proposal then goes to the party members.
+    a.ok(
+        record,
+        meeting(
+            3,
+            "COMMITTEE",
+            at(4),
+            json!([minutes(), sign_in()]),
+            json!({}),
+        ),
+    );
+    let proposal_sent = at(3);
+    // 4. 党员大会, five days later (the proposal at least three days before): 2/3 present,
+    // more than half of all members for.
+    clock.advance(chrono::Duration::days(5));
+    a.ok(
+        record,
+        meeting(
+            4,
+            "PARTY_MEMBERS",
+            at(3),
+            json!([minutes(), sign_in()]),
+            json!({ "proposalSentAt": proposal_sent, "expected": 30, "present": 24, "votesFor": 20, "votesAgainst": 2, "votesAbstain": 2 }),
+        ),
+    );
+    // 5. 村民代表会议决议, with a photo of the meeting.
+    a.ok(
+        record,
+        meeting(
+            5,
+            "VILLAGER_REPRESENTATIVES",
+            at(2),
+            json!([minutes(), sign_in(), file("PHOTO", "会议现场照片.jpg")]),
+            json!({ "expected": 45, "present": 40, "votesFor": 36, "votesAgainst": 2, "votesAbstain": 2 }),
+        ),
+    );
+    // 6. 决议公开 (7 days), 7. 实施结果公开 after it, then closed once that one has ended.
+    let notice = || json!([file("NOTICE_PHOTO", "公示照片.jpg")]);
+    a.ok(
+        publicity,
+        json!({ "p": procedure, "n": 6, "at": at(1), "e": notice() }),
+    );
+    assert_eq!(
+        a.code(
+            publicity,
+            json!({ "p": procedure, "n": 7, "at": at(0), "e": notice() })
+        ),
+        "RULE_VIOLATION",
+        "the results cannot be posted while the resolution's notice is still up"
+    );
+    clock.advance(chrono::Duration::days(9));
+    a.ok(
+        publicity,
+        json!({ "p": procedure, "n": 7, "at": at(1), "e": notice() }),
+    );
+    clock.advance(chrono::Duration::days(9));
+    let done = a.ok(
+        "mutation($p: String!) { completeProcedure(procedure: $p) { position } }",
+        json!({ "p": procedure }),
+    )["completeProcedure"]["position"]
+        .as_i64()
+        .expect("position");
+    let register = a.ok(
+        "query($v: String!, $p: Int) { procedureRegister(village: $v, minPosition: $p) { procedure templateName status steps { stepNo } returns { stepNo missing } } }",
+        json!({ "v": village_a, "p": done }),
+    );
+    let entry = register["procedureRegister"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["procedure"] == procedure.as_str()))
+        .expect("the procedure in the register")
+        .clone();
+    assert_eq!(entry["steps"].as_array().map(Vec::len), Some(7), "{entry}");
+    assert_eq!(entry["status"], "completed", "{entry}");
+    assert!(
+        entry["templateName"]
+            .as_str()
+            .is_some_and(|t| t.contains("五议两公开")),
+        "{entry}"
+    );
+    assert_eq!(
+        entry["returns"][0]["stepNo"], 2,
+        "the return of step 2 stays on the record: {entry}"
+    );
 
-    // 揭榜: 澄潭街道 posts 建设儿童照护驿站; both villages bid.
+    // 揭榜: 澄潭街道 posts 建设儿童照护驿站; both villages bid, 棠村 wins.
     let listing = office.ok(
         "mutation($t: String!, $d: String!) { postListing(town: $t, project: \"建设儿童照护驿站\", description: \"在村内建设儿童照护驿站\", criteria: [{name: \"场地条件\", weight: 60}, {name: \"运营方案\", weight: 40}], bidDeadline: $d) { id } }",
-        json!({ "t": CHENGTAN, "d": (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339() }),
+        json!({ "t": CHENGTAN, "d": (clock.now() + chrono::Duration::days(3)).to_rfc3339() }),
     )["postListing"]["id"]
         .as_str()
         .expect("listing")
@@ -590,6 +750,60 @@ async fn stories(db: TestDatabase) {
     assert_eq!(
         detail["listing"]["bids"].as_array().map(Vec::len),
         Some(2),
+        "{detail}"
+    );
+    // 比选会 after the deadline: 棠村 scores higher; the winner is announced (公示), then
+    // awarded once the notice period has ended.
+    let comparison = "mutation($l: String!, $at: String!, $s: [BidScoresInput!]!) { recordComparison(listing: $l, heldAt: $at, panel: [\"张评委\", \"李评委\"], scores: $s, evidence: [{sha256: \"aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11\", name: \"评审记录.pdf\"}]) { position } }";
+    let scores = json!([
+        { "village": village_a, "sheets": [{ "member": "张评委", "scores": [92, 88] }, { "member": "李评委", "scores": [90, 85] }] },
+        { "village": village_b, "sheets": [{ "member": "张评委", "scores": [80, 82] }, { "member": "李评委", "scores": [78, 80] }] },
+    ]);
+    assert_eq!(
+        office.code(
+            comparison,
+            json!({ "l": listing, "at": at(0), "s": scores })
+        ),
+        "RULE_VIOLATION",
+        "no comparison before the bid deadline"
+    );
+    clock.advance(chrono::Duration::days(4));
+    let compared = office.ok(
+        comparison,
+        json!({ "l": listing, "at": at(1), "s": scores }),
+    )["recordComparison"]["position"]
+        .as_i64()
+        .expect("position");
+    let award = "mutation($l: String!) { awardListing(listing: $l) { position } }";
+    assert_eq!(
+        office.code(award, json!({ "l": listing })),
+        "RULE_VIOLATION",
+        "no award during the 公示"
+    );
+    let notice = office.ok(
+        "query($l: String!, $p: Int) { listing(id: $l, minPosition: $p) { listing { noticeEndsAt } } }",
+        json!({ "l": listing, "p": compared }),
+    );
+    let ends = notice["listing"]["listing"]["noticeEndsAt"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .expect("the 公示 ends at a time")
+        .with_timezone(&chrono::Utc);
+    clock.advance(ends - clock.now() + chrono::Duration::hours(1));
+    let awarded = office.ok(award, json!({ "l": listing }))["awardListing"]["position"]
+        .as_i64()
+        .expect("position");
+    let detail = office.ok(
+        "query($l: String!, $p: Int) { listing(id: $l, minPosition: $p) { listing { stage winner awardedAt } } }",
+        json!({ "l": listing, "p": awarded }),
+    );
+    assert_eq!(
+        detail["listing"]["listing"]["winner"],
+        tangcun.as_str(),
+        "{detail}"
+    );
+    assert!(
+        detail["listing"]["listing"]["awardedAt"].is_string(),
         "{detail}"
     );
 
@@ -1301,5 +1515,102 @@ async fn the_authorization_matrix() {
             seen.iter().any(|s| s == op),
             "RULES names {op}, which the schema no longer has"
         );
+    }
+}
+
+/// The close code of a graphql-transport-ws connection, once the server closes it.
+async fn closed_with(port: u16, token: &str, within: Duration) -> Option<u16> {
+    let mut ws = connect_ws(port, token).await;
+    tokio::time::timeout(within, async {
+        while let Some(Ok(m)) = ws.next().await {
+            if let Message::Close(frame) = m {
+                return frame.map(|f| u16::from(f.code));
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+#[tokio::test]
+async fn tokens_end_when_revoked_expired_or_their_holder_leaves() {
+    let db = fresh_sqlite();
+    simulate(&db);
+    let url = db.url();
+    let secretaries = people(url, "village_secretary", CHENGTAN).await;
+    let clock = TestClock::new();
+    let server = start_with(url, &[clock.env()]);
+    let port = server.port;
+    let me = "{ me { name } }";
+    let client = |token: &str| Client {
+        port,
+        token: Some(token.to_owned()),
+    };
+    // The status and body of `me` with a token.
+    let asked = |token: &str| {
+        let (status, _, body) = post_raw(
+            port,
+            &[
+                ("Content-Type", "application/json"),
+                ("Authorization", &format!("Bearer {token}")),
+            ],
+            &json!({ "query": "{ me { name } }" }).to_string(),
+        );
+        (status, body)
+    };
+
+    // Revoked: refused on the next request after at most the caller cache's second, and an
+    // open subscription is closed with 4401.
+    let (revoked, id) = token_with_id(url, &secretaries[0].person, "30");
+    let (watching, watching_id) = token_with_id(url, &secretaries[0].person, "30");
+    client(&revoked).ok(me, json!({}));
+    let socket =
+        tokio::spawn(async move { closed_with(port, &watching, Duration::from_secs(20)).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for id in [&id, &watching_id] {
+        assert!(
+            xingcun(&["--database-url", url, "token", "revoke", id])
+                .status
+                .success()
+        );
+    }
+    let revoked_at = Instant::now();
+    while asked(&revoked).0 != 401 {
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(5),
+            "a revoked token still works after 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(socket.await.expect("socket"), Some(4401));
+    let (status, body) = asked(&revoked);
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("吊销"), "{body}");
+
+    // Expired: a one-day token is refused once the server's clock has passed its end.
+    let (short, _) = token_with_id(url, &secretaries[1].person, "1");
+    client(&short).ok(me, json!({}));
+    clock.advance(chrono::Duration::days(2));
+    let (status, body) = asked(&short);
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("过期"), "{body}");
+
+    // 离任: the holder's departure ends the token without touching it.
+    let (leaving, _) = token_with_id(url, &secretaries[1].person, "30");
+    client(&leaving).ok(me, json!({}));
+    let admin = client(&token(url, "system"));
+    admin.ok(
+        "mutation($j: String!, $p: String!) { recordDeparture(jurisdiction: $j, person: $p, reason: \"换届离任\") { position } }",
+        json!({ "j": CHENGTAN, "p": secretaries[1].person }),
+    );
+    let left_at = Instant::now();
+    while asked(&leaving).0 != 401 {
+        assert!(
+            left_at.elapsed() < Duration::from_secs(10),
+            "a departed cadre's token still works after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -77,8 +77,54 @@ pub fn post_raw(port: u16, headers: &[(&str, &str)], body: &str) -> (u16, String
 }
 
 pub fn start(url: &str) -> Server {
+    start_with(url, &[])
+}
+
+/// A test's own clock for a server: the system's shifted forward by what [`TestClock::advance`]
+/// wrote (read by debug builds only, see `xingcun_store::process_clock`), so seven days of
+/// 公示 can pass in a test.
+pub struct TestClock {
+    file: std::path::PathBuf,
+    offset: std::cell::Cell<i64>,
+}
+
+impl TestClock {
+    pub fn new() -> TestClock {
+        let file = std::env::temp_dir().join(format!("xingcun-clock-{}", uuid::Uuid::new_v4()));
+        std::fs::write(&file, "0").expect("clock file");
+        TestClock {
+            file,
+            offset: std::cell::Cell::new(0),
+        }
+    }
+
+    /// Move the server's clock forward.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.offset.set(self.offset.get() + by.num_seconds());
+        std::fs::write(&self.file, self.offset.get().to_string()).expect("clock file");
+    }
+
+    /// The server's now.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + chrono::Duration::seconds(self.offset.get())
+    }
+
+    pub fn env(&self) -> (&'static str, &std::path::Path) {
+        (xingcun_store::clock::TEST_CLOCK_FILE, &self.file)
+    }
+}
+
+impl Drop for TestClock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
+/// A server with extra environment variables (a [`TestClock`]'s, say).
+pub fn start_with(url: &str, env: &[(&str, &std::path::Path)]) -> Server {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_xingcun"))
+        .envs(env.iter().copied())
         .args([
             "--database-url",
             url,
@@ -164,13 +210,34 @@ impl Client {
 }
 
 pub fn token(url: &str, person: &str) -> String {
-    let out = xingcun(&["--database-url", url, "token", "create", "--person", person]);
+    // A year: tests move a server's clock forward by weeks (TestClock).
+    token_with_id(url, person, "365").0
+}
+
+/// A token and its id (from `token create`'s note on standard error).
+pub fn token_with_id(url: &str, person: &str, days: &str) -> (String, String) {
+    let out = xingcun(&[
+        "--database-url",
+        url,
+        "token",
+        "create",
+        "--person",
+        person,
+        "--expires",
+        days,
+    ]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    let note = String::from_utf8_lossy(&out.stderr).to_string();
+    let id = note
+        .split_once("token id ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .expect("token id")
+        .to_owned();
+    (String::from_utf8_lossy(&out.stdout).trim().to_owned(), id)
 }
 
 /// The village preset (澄潭街道, 4 villages, 2 years) in `db`.

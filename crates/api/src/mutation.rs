@@ -794,8 +794,9 @@ impl WorkMutation {
     }
 
     /// Record a meeting step (议) with attendance, votes and evidence. A step out of order
-    /// or without its required evidence is returned (`STEP_RETURNED`), and the return is
-    /// recorded.
+    /// (or a time, quorum or notice period the rules do not allow) is refused with
+    /// `RULE_VIOLATION` and nothing is recorded; a step without its required evidence is
+    /// returned (`STEP_RETURNED`), and the return is recorded.
     async fn record_meeting(
         &self,
         ctx: &Context<'_>,

@@ -179,7 +179,7 @@ pub mod upcast;
 pub mod verify;
 pub mod writer;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock, process_clock};
 pub use error::{StoreError, redact_url};
 pub use executor::{CommandMeta, ExecuteError, Executed, Executor, Pipeline, Submitted};
 pub use model::{

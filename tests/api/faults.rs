@@ -1,0 +1,367 @@
+//! Faults from the outside (RELIABILITY.md): real server processes killed with SIGKILL while
+//! several clients write through them, on both backends. Run them all with
+//! `cargo test --test api faults::`.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::*;
+
+/// One GraphQL call that may fail at the transport (the server is being killed): `None`
+/// when the connection is refused, reset or closed before a whole answer.
+fn try_call(port: u16, token: &str, query: &str, variables: &Value) -> Option<Value> {
+    let body = json!({ "query": query, "variables": variables }).to_string();
+    let request = format!(
+        "POST /graphql HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200")
+        .then(|| serde_json::from_str(body).ok())
+        .flatten()
+}
+
+/// What the clients were told was done: command id -> the positions acknowledged.
+type Acknowledged = Mutex<BTreeMap<String, (String, Value, Vec<i64>)>>;
+
+fn positions(result: &Value) -> Vec<i64> {
+    result["positions"]
+        .as_array()
+        .map(|ps| ps.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default()
+}
+
+/// Send `query` with a fresh command id; remember it when acknowledged. Returns the
+/// mutation's result, `None` when the server did not answer (killed) or refused.
+fn acknowledged(
+    port: u16,
+    token: &str,
+    field: &str,
+    query: &str,
+    mut variables: Value,
+    acks: &Acknowledged,
+) -> Option<Value> {
+    let command = uuid::Uuid::new_v4().to_string();
+    variables["c"] = json!(command);
+    let answer = try_call(port, token, query, &variables)?;
+    let result = answer["data"][field].clone();
+    if result.is_null() {
+        return None;
+    }
+    acks.lock()
+        .expect("acks")
+        .insert(command, (query.to_owned(), variables, positions(&result)));
+    Some(result)
+}
+
+/// Several clients write through a server (praise from a town leader, and tasks drafted,
+/// approved and dispatched, so the fan-out runs), the server is killed with
+/// SIGKILL in the middle, and started again:
+/// - every acknowledged mutation is in the log: sent again with its command id it is a
+///   duplicate answered with the same positions, and appends nothing;
+/// - the fan-out completes every acknowledged dispatch, exactly one assignment each;
+/// - `xingcun verify` passes;
+/// - every read model equals a fresh rebuild of the log.
+async fn acknowledged_work_survives_sigkill(db: TestDatabase) {
+    simulate(&db);
+    let url = db.url();
+    let staff = people(url, "town_office_staff", CHENGTAN).await;
+    let leaders = people(url, "town_leader", CHENGTAN).await;
+    let secretaries = people(url, "village_secretary", CHENGTAN).await;
+    let villages = [secretaries[0].scope.clone(), secretaries[1].scope.clone()];
+    let mut server = start(url);
+    let port = server.port;
+    let office_token = token(url, &staff[0].person);
+    let office = Client {
+        port,
+        token: Some(office_token.clone()),
+    };
+    let list = office.ok(
+        "{ catalogue { items { code category level kind effectiveTo } } }",
+        json!({}),
+    );
+    // A leader in charge of listed village duties: they approve and dispatch. Each task
+    // goes to one village with one matter, never the same pair twice (the same matter to the
+    // same village again is refused as 多头派单).
+    let (leader, jobs) = leaders
+        .iter()
+        .find_map(|l| {
+            let xingcun_domain::Role::TownLeader { duty_areas } = &l.role else {
+                return None;
+            };
+            let duties: Vec<(String, String)> = list["catalogue"]["items"]
+                .as_array()?
+                .iter()
+                .filter(|i| {
+                    i["kind"] == "duty"
+                        && i["level"] == "village"
+                        && i["effectiveTo"].is_null()
+                        && duty_areas.iter().any(|d| i["category"] == d.as_str())
+                })
+                .map(|i| {
+                    (
+                        i["code"].as_str().unwrap_or_default().to_owned(),
+                        i["category"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect();
+            let jobs: Vec<(String, String, String)> = duties
+                .iter()
+                .flat_map(|(code, category)| {
+                    secretaries
+                        .iter()
+                        .map(|s| (code.clone(), category.clone(), s.scope.clone()))
+                })
+                .collect();
+            (jobs.len() >= 4).then(|| (l.person.clone(), jobs))
+        })
+        .expect("a leader with listed duties");
+    let leader_token = token(url, &leader);
+
+    let acks: Arc<Acknowledged> = Arc::default();
+    let dispatched: Arc<Mutex<Vec<String>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    // Two clients praising villages.
+    for c in 0..2 {
+        let (acks, stop, token, villages) = (
+            acks.clone(),
+            stop.clone(),
+            leader_token.clone(),
+            villages.clone(),
+        );
+        clients.push(std::thread::spawn(move || {
+            let praise = "mutation($v: String!, $c: String!) { givePraise(village: $v, points: 2, reason: \"按时完成\", commandId: $c) { positions duplicate } }";
+            let mut i = c;
+            while !stop.load(Ordering::Relaxed) {
+                let v = json!({ "v": villages[i % 2] });
+                // About fifty a second each: a steady stream, not a flood that starves
+                // the dispatching client of SQLite's one writer.
+                let _ = acknowledged(port, &token, "givePraise", praise, v, &acks);
+                std::thread::sleep(Duration::from_millis(20));
+                i += 1;
+            }
+        }));
+    }
+    // One client (two people) drafting, approving and dispatching tasks.
+    {
+        let (acks, stop, dispatched) = (acks.clone(), stop.clone(), dispatched.clone());
+        let (office, leader) = (office_token.clone(), leader_token.clone());
+        clients.push(std::thread::spawn(move || {
+            let deadline = (chrono::Utc::now() + chrono::Duration::days(20)).to_rfc3339();
+            let draft = "mutation($t: String!, $i: DraftTaskInput!, $c: String!) { draftTask(town: $t, input: $i, commandId: $c) { id positions } }";
+            let approve = "mutation($t: String!, $c: String!) { approveTask(task: $t, commandId: $c) { positions } }";
+            let dispatch = "mutation($t: String!, $c: String!) { dispatchTask(task: $t, commandId: $c) { positions } }";
+            for (n, (code, category, village)) in jobs.into_iter().enumerate() {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let input = json!({ "t": CHENGTAN, "i": { "title": format!("宕机压测任务{n}"), "content": "测试",
+                    "source": "TOWN", "category": category, "matterCode": code, "score": 5,
+                    "villages": [village], "deadline": deadline } });
+                let Some(task) = acknowledged(port, &office, "draftTask", draft, input, &acks)
+                    .and_then(|r| r["id"].as_str().map(str::to_owned))
+                else {
+                    continue;
+                };
+                let t = json!({ "t": task });
+                if acknowledged(port, &leader, "approveTask", approve, t.clone(), &acks).is_some()
+                    && acknowledged(port, &leader, "dispatchTask", dispatch, t, &acks).is_some()
+                {
+                    dispatched.lock().expect("dispatched").push(task);
+                }
+            }
+        }));
+    }
+    // A reader of a board all along.
+    {
+        let (stop, token, village) = (
+            stop.clone(),
+            token(url, &secretaries[0].person),
+            villages[0].clone(),
+        );
+        clients.push(std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = try_call(
+                    port,
+                    &token,
+                    "query($v: String!) { villageBoard(village: $v) { task status } }",
+                    &json!({ "v": village }),
+                );
+            }
+        }));
+    }
+    // Let the work run, then SIGKILL the server in the middle of it.
+    let started = Instant::now();
+    while dispatched.lock().expect("dispatched").len() < 2
+        && started.elapsed() < Duration::from_secs(60)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = server.child.kill(); // SIGKILL
+    let _ = server.child.wait();
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().expect("client");
+    }
+    let acks = acks.lock().expect("acks").clone();
+    let dispatched = dispatched.lock().expect("dispatched").clone();
+    assert!(
+        acks.len() > 10 && dispatched.len() >= 2,
+        "the load ran: {} acknowledged, {} dispatched",
+        acks.len(),
+        dispatched.len()
+    );
+
+    // Started again.
+    let server = start(url);
+    // The fan-out completes every acknowledged dispatch: one assignment per village.
+    let store = Store::open_existing(url, Arc::new(SystemClock))
+        .await
+        .expect("store");
+    let issued = |events: &[xingcun_store::RecordedEvent], task: &str| -> Vec<String> {
+        events
+            .iter()
+            .filter(|e| e.event_type == "AssignmentIssued" && e.stream_id.contains(task))
+            .map(|e| e.stream_id.clone())
+            .collect()
+    };
+    let waiting = Instant::now();
+    loop {
+        let events = all_events(&store).await;
+        let complete = dispatched.iter().all(|t| issued(&events, t).len() == 1);
+        if complete {
+            break;
+        }
+        assert!(
+            waiting.elapsed() < Duration::from_secs(30),
+            "the fan-out did not complete the acknowledged dispatches"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Quiet: the fan-out has done everything (including dispatches whose answer the kill
+    // cut off) when the head stops moving.
+    let mut head = head_of(url).await;
+    loop {
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        let now = head_of(url).await;
+        if now == head {
+            break;
+        }
+        head = now;
+    }
+    // Every acknowledged command is there, whole, exactly once: sent again with its
+    // command id, it is answered with the acknowledged positions and appends nothing.
+    let head = head_of(url).await;
+    for (command, (query, variables, acked)) in &acks {
+        let field = ["givePraise", "draftTask", "approveTask", "dispatchTask"]
+            .into_iter()
+            .find(|f| query.contains(f))
+            .expect("field");
+        let token = if field == "draftTask" {
+            &office_token
+        } else {
+            &leader_token
+        };
+        let again = try_call(server.port, token, query, variables).expect("answered");
+        let result = &again["data"][field];
+        assert_eq!(
+            positions(result),
+            *acked,
+            "{command} sent again answers the acknowledged positions: {again}"
+        );
+    }
+    assert_eq!(
+        head_of(url).await,
+        head,
+        "acknowledged commands sent again appended nothing"
+    );
+    drop(server);
+    let events = all_events(&store).await;
+    for t in &dispatched {
+        let all = issued(&events, t).len();
+        assert_eq!(all, 1, "task {t}: one assignment, not {all}");
+    }
+    drop(store);
+
+    // The chain verifies; the read models equal a fresh rebuild.
+    let verify = xingcun(&["--database-url", url, "verify"]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    let live = read_models(url).await;
+    let rebuilt = xingcun(&["--database-url", url, "rebuild", "--all"]);
+    assert!(
+        rebuilt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rebuilt.stderr)
+    );
+    assert!(
+        live == read_models(url).await,
+        "live read models equal a fresh rebuild"
+    );
+}
+
+async fn all_events(store: &Store) -> Vec<xingcun_store::RecordedEvent> {
+    use xingcun_store::EventLog;
+    let mut out: Vec<xingcun_store::RecordedEvent> = Vec::new();
+    loop {
+        let after = out.last().map_or(0, |e| e.position);
+        let page = store.read_all(after, 10_000).await.expect("read");
+        if page.is_empty() {
+            return out;
+        }
+        out.extend(page);
+    }
+}
+
+/// Every row of every read model, table by table, in a stable order.
+async fn read_models(url: &str) -> Vec<(String, Vec<Vec<xingcun_projections::sql::Arg>>)> {
+    let store = Store::open_existing(url, Arc::new(SystemClock))
+        .await
+        .expect("store");
+    let runtime = xingcun_projections::Runtime::open(store, xingcun_projections::all())
+        .await
+        .expect("read models");
+    // What a killed runner left, resumed from its checkpoints to the head.
+    runtime.catch_up().await.expect("catch up");
+    let mut out = Vec::new();
+    for p in runtime.projections() {
+        for table in p.tables() {
+            let sql = format!(
+                "select * from {} order by 1, 2, 3, 4",
+                runtime.db().qualified(table.name)
+            );
+            out.push((
+                table.name.to_owned(),
+                runtime.db().fetch(&sql, &[]).await.expect("rows"),
+            ));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_work_survives_sigkill_on_sqlite() {
+    acknowledged_work_survives_sigkill(fresh_sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_work_survives_sigkill_on_postgres() {
+    let Some(db) = fresh_postgres().await else {
+        return;
+    };
+    acknowledged_work_survives_sigkill(db).await;
+}
