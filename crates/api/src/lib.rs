@@ -250,6 +250,7 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(address = %listener.local_addr()?, backend = state.api.store.backend_name(), "xingcun serving");
     let token = cancel.clone();
+    let metrics = state.api.metrics.clone();
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -258,5 +259,15 @@ pub async fn serve(
         shutdown.await;
         token.cancel();
     })
-    .await
+    .await?;
+    // Upgraded WebSocket connections are not the HTTP server's to wait for: give each the
+    // moment it needs to send its close frame (1001), so no client sees a reset instead.
+    let closing = std::time::Instant::now();
+    while metrics.subscribers() > 0 && closing.elapsed() < SHUTDOWN_GRACE {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    Ok(())
 }
+
+/// The longest a shutting-down server waits for its WebSocket connections to close.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);

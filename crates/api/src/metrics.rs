@@ -93,6 +93,11 @@ impl Metrics {
         self.subscribers.fetch_add(delta, Ordering::Relaxed);
     }
 
+    /// Open WebSocket connections.
+    pub fn subscribers(&self) -> i64 {
+        self.subscribers.load(Ordering::Relaxed)
+    }
+
     /// The text exposition, with the projections' lag (name, events, seconds).
     pub fn render(&self, lag: &[(String, u64, i64)]) -> String {
         let mut out = String::new();
