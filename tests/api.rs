@@ -195,12 +195,22 @@ async fn subscribe(
     .await
     .expect("subscribe");
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    // Dropping the receiver closes the connection (with a close frame).
     tokio::spawn(async move {
-        while let Some(Ok(message)) = ws.next().await {
-            if let Ok(v) = serde_json::from_str::<Value>(message.to_text().unwrap_or(""))
-                && v["type"] == "next"
-            {
-                let _ = tx.send(v["payload"].clone());
+        loop {
+            tokio::select! {
+                () = tx.closed() => {
+                    let _ = ws.close(None).await;
+                    break;
+                }
+                message = ws.next() => {
+                    let Some(Ok(message)) = message else { break };
+                    if let Ok(v) = serde_json::from_str::<Value>(message.to_text().unwrap_or(""))
+                        && v["type"] == "next"
+                    {
+                        let _ = tx.send(v["payload"].clone());
+                    }
+                }
             }
         }
     });

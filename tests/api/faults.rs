@@ -767,3 +767,209 @@ async fn postgres_restarted_under_load_loses_nothing_acknowledged() {
 
 /// Longer than the server's request timeout (30 s) would mean a request hung past it.
 const REQUEST_BOUND: Duration = Duration::from_secs(31);
+
+/// Each request's time and, when it failed, what it answered.
+type Timed = Mutex<Vec<(Duration, Option<String>)>>;
+
+/// A field of /proc/PID/status (in kB for memory), or the number of open descriptors.
+fn proc_status(pid: u32, field: &str) -> u64 {
+    if field == "fds" {
+        return std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count() as u64);
+    }
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn subscribers_metric(port: u16) -> i64 {
+    let (_, _, body) = http(
+        port,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    body.lines()
+        .find_map(|l| l.strip_prefix("xingcun_subscribers "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(-1)
+}
+
+/// A bounded soak: mixed queries, mutations and subscriptions at a fixed rate (100
+/// requests/s from four clients, four subscriptions open throughout, one WebSocket opened
+/// and closed every second) for `XINGCUN_SOAK_SECONDS` (20 by default, 60 in CI, 600 in
+/// `bench/soak.sh`). Zero errors; the subscriptions keep up; memory, descriptors, threads
+/// and subscribers do not grow. Reports p50/p99 and the server's RSS at start and end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soak_at_a_fixed_rate() {
+    let seconds: u64 = std::env::var("XINGCUN_SOAK_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let db = match fresh_postgres().await {
+        Some(db) => db,
+        None => fresh_sqlite(),
+    };
+    simulate(&db);
+    let url = db.url();
+    let leaders = people(url, "town_leader", CHENGTAN).await;
+    let secretaries = people(url, "village_secretary", CHENGTAN).await;
+    let village = secretaries[0].scope.clone();
+    let server = start(url);
+    let (port, pid) = (server.port, server.child.id());
+    let leader = token(url, &leaders[0].person);
+    let secretary = token(url, &secretaries[0].person);
+    let mut subscriptions = Vec::new();
+    for query in [
+        format!("subscription {{ events(region: \"{village}\") {{ position }} }}"),
+        format!("subscription {{ events(region: \"{CHENGTAN}\") {{ position }} }}"),
+        format!("subscription {{ villageBoardChanged(village: \"{village}\") {{ task }} }}"),
+        format!(
+            "subscription {{ leaderboardChanged(board: VILLAGES, scope: \"{CHENGTAN}\", period: \"2026\") {{ rank }} }}"
+        ),
+    ] {
+        subscriptions.push(subscribe(port, &secretary, &query).await);
+    }
+    // Warm: the first requests fill caches and pools; measure from here.
+    for _ in 0..50 {
+        let _ = try_call(port, &secretary, "{ me { name } }", &json!({}));
+    }
+    let start_rss = proc_status(pid, "VmRSS:");
+    let start_fds = proc_status(pid, "fds");
+    let start_threads = proc_status(pid, "Threads:");
+
+    let stop_at = Instant::now() + Duration::from_secs(seconds);
+    let mixes: Vec<(String, &str, Value, &str)> = vec![
+        (
+            secretary.clone(),
+            "query($v: String!) { villageBoard(village: $v, first: 20) { task status } }",
+            json!({ "v": village }),
+            "villageBoard",
+        ),
+        (
+            secretary.clone(),
+            "query($t: String!) { leaderboard(board: VILLAGES, scope: $t, period: \"2026\", first: 20) { rank } }",
+            json!({ "t": CHENGTAN }),
+            "leaderboard",
+        ),
+        (
+            leader.clone(),
+            "query($t: String!) { townDashboard(town: $t) { town } }",
+            json!({ "t": CHENGTAN }),
+            "townDashboard",
+        ),
+        (
+            leader.clone(),
+            "mutation($v: String!, $c: String!) { givePraise(village: $v, points: 1, reason: \"持续压测\", commandId: $c) { positions } }",
+            json!({ "v": village }),
+            "givePraise",
+        ),
+    ];
+    let results: Arc<Timed> = Arc::default();
+    let workers: Vec<_> = mixes
+        .into_iter()
+        .map(|(token, query, variables, field)| {
+            let results = results.clone();
+            std::thread::spawn(move || {
+                let period = Duration::from_millis(40);
+                let mut next = Instant::now();
+                while Instant::now() < stop_at {
+                    let mut variables = variables.clone();
+                    if field == "givePraise" {
+                        variables["c"] = json!(uuid::Uuid::new_v4().to_string());
+                    }
+                    let asked = Instant::now();
+                    let answer = try_call(port, &token, query, &variables);
+                    let error = match answer {
+                        Some(a) if a.get("errors").is_none() && !a["data"][field].is_null() => None,
+                        Some(a) => Some(a.to_string()),
+                        None => Some("no answer".into()),
+                    };
+                    results
+                        .lock()
+                        .expect("results")
+                        .push((asked.elapsed(), error));
+                    next += period;
+                    if let Some(wait) = next.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                }
+            })
+        })
+        .collect();
+    // Connection churn: a WebSocket opened, initialised and closed every second.
+    while Instant::now() < stop_at {
+        let _ = closed_with(port, &secretary, Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    for w in workers {
+        w.join().expect("worker");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let end_rss = proc_status(pid, "VmRSS:");
+    let end_fds = proc_status(pid, "fds");
+    let end_threads = proc_status(pid, "Threads:");
+    let open = subscribers_metric(port);
+
+    let results = results.lock().expect("results").clone();
+    let errors: Vec<&String> = results.iter().filter_map(|(_, e)| e.as_ref()).collect();
+    let mut latencies: Vec<Duration> = results.iter().map(|(t, _)| *t).collect();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    // The subscriptions kept up: each praise reached the village's event feed.
+    let praised = results.len() / 4;
+    let mut delivered = 0;
+    while let Ok(Some(_)) =
+        tokio::time::timeout(Duration::from_millis(500), subscriptions[0].recv()).await
+    {
+        delivered += 1;
+    }
+    eprintln!(
+        "soak: {seconds} s, {} requests ({:.0}/s), {} errors, p50 {:?}, p99 {:?}; RSS {} -> {} KiB, descriptors {start_fds} -> {end_fds}, threads {start_threads} -> {end_threads}, subscribers {open}; the village's feed delivered {delivered} events",
+        results.len(),
+        results.len() as f64 / seconds as f64,
+        errors.len(),
+        pct(0.5),
+        pct(0.99),
+        start_rss,
+        end_rss,
+    );
+    assert!(
+        errors.is_empty(),
+        "{} errors, first: {}",
+        errors.len(),
+        errors[0]
+    );
+    assert_eq!(
+        open, 4,
+        "the four subscriptions, and no churned connection left open"
+    );
+    assert!(
+        delivered + 5 >= praised,
+        "the village's feed delivered {delivered} events for about {praised} praises"
+    );
+    assert!(
+        end_fds <= start_fds + 8,
+        "descriptors grew: {start_fds} -> {end_fds}"
+    );
+    assert!(
+        end_threads <= start_threads + 2,
+        "threads grew: {start_threads} -> {end_threads}"
+    );
+    assert!(
+        end_rss < start_rss * 2 + 32 * 1024,
+        "memory grew: {start_rss} -> {end_rss} KiB"
+    );
+    drop(subscriptions);
+    let closing = Instant::now();
+    while subscribers_metric(port) != 0 {
+        assert!(
+            closing.elapsed() < Duration::from_secs(10),
+            "closed subscriptions still counted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
