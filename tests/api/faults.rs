@@ -973,3 +973,204 @@ async fn soak_at_a_fixed_rate() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A small disk of the test's own (tmpfs, which needs root), so it can fill up; unmounted
+/// and removed when dropped.
+struct SmallDisk {
+    dir: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    /// `None` where mounting is not allowed (not root, or a container without the right).
+    fn mount(kib: u64) -> Option<SmallDisk> {
+        let dir = std::env::temp_dir().join(format!("xingcun-disk-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).ok()?;
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+            .arg(&dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if mounted {
+            Some(SmallDisk { dir })
+        } else {
+            let _ = std::fs::remove_dir(&dir);
+            None
+        }
+    }
+
+    /// Give the disk room again (as an administrator freeing space would).
+    fn grow(&self, kib: u64) {
+        assert!(
+            Command::new("mount")
+                .args(["-o", &format!("remount,size={kib}k")])
+                .arg(&self.dir)
+                .status()
+                .is_ok_and(|s| s.success()),
+            "remount"
+        );
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        // Lazily: a pool of this test may still be closing a file on it.
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(&self.dir)
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// SQLite on a disk that fills up under a stream of mutations: writes are refused with
+/// `STORAGE_FULL` (nothing else, no panic), reads go on, writes work again once space is
+/// freed without a restart, and after a SIGKILL the log verifies, holds every acknowledged
+/// mutation, and its read models resume to equal a fresh rebuild.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_refuses_writes_clearly_and_corrupts_nothing() {
+    let db = fresh_sqlite();
+    simulate(&db);
+    let source = db.sqlite_path().expect("path").to_path_buf();
+    let read = xingcun_projections::sql::read_file_beside(&source);
+    // Build the read models once, on the roomy disk.
+    drop(start(db.url()));
+    let files: Vec<std::path::PathBuf> = [&source, &read]
+        .into_iter()
+        .flat_map(|f| {
+            ["", "-wal"].map(|suffix| std::path::PathBuf::from(format!("{}{suffix}", f.display())))
+        })
+        .filter(|f| f.exists())
+        .collect();
+    let used: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .sum();
+    let Some(disk) = SmallDisk::mount(used / 1024 + 3 * 1024) else {
+        assert!(
+            !as_root(),
+            "running as root, yet a tmpfs could not be mounted for the full-disk test"
+        );
+        eprintln!("note: cannot mount a small disk (not root), skipping the full-disk test");
+        return;
+    };
+    for f in &files {
+        std::fs::copy(f, disk.dir.join(f.file_name().expect("name"))).expect("copy");
+    }
+    let url = format!(
+        "sqlite://{}",
+        disk.dir.join(source.file_name().expect("name")).display()
+    );
+    let leaders = people(&url, "town_leader", CHENGTAN).await;
+    let secretaries = people(&url, "village_secretary", CHENGTAN).await;
+    let village = secretaries[0].scope.clone();
+    let leader = token(&url, &leaders[0].person);
+    let secretary = token(&url, &secretaries[0].person);
+    let mut server = start(&url);
+    let port = server.port;
+    let praise = "mutation($v: String!, $c: String!) { givePraise(village: $v, points: 1, reason: \"磁盘写满\", commandId: $c) { positions } }";
+    let acks: Acknowledged = Mutex::default();
+    let mut refusals = BTreeMap::<String, usize>::new();
+    let mut full_in_a_row = 0;
+    for _ in 0..20_000 {
+        let command = uuid::Uuid::new_v4().to_string();
+        let variables = json!({ "v": village, "c": command });
+        let answer = try_call(port, &leader, praise, &variables).expect("the server answers");
+        if answer["data"]["givePraise"].is_null() {
+            let code = answer["errors"][0]["extensions"]["code"]
+                .as_str()
+                .unwrap_or("no code")
+                .to_owned();
+            *refusals.entry(code.clone()).or_default() += 1;
+            if code == "STORAGE_FULL" {
+                full_in_a_row += 1;
+                assert!(
+                    answer["errors"][0]["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("存储空间已满")),
+                    "{answer}"
+                );
+                if full_in_a_row >= 10 {
+                    break;
+                }
+            }
+        } else {
+            full_in_a_row = 0;
+            acks.lock().expect("acks").insert(
+                command,
+                (
+                    praise.to_owned(),
+                    variables,
+                    positions(&answer["data"]["givePraise"]),
+                ),
+            );
+        }
+    }
+    eprintln!(
+        "full disk: {} acknowledged, refusals {refusals:?}",
+        acks.lock().expect("acks").len()
+    );
+    assert!(full_in_a_row >= 10, "the disk never filled: {refusals:?}");
+    assert_eq!(
+        refusals.keys().collect::<Vec<_>>(),
+        vec!["STORAGE_FULL"],
+        "a full disk is said as such, nothing else"
+    );
+    // Reads go on while the disk is full.
+    let reader = Client {
+        port,
+        token: Some(secretary),
+    };
+    reader.ok(
+        "query($v: String!) { villageBoard(village: $v) { task } }",
+        json!({ "v": village }),
+    );
+    // Space freed: writes work again, without a restart.
+    disk.grow(256 * 1024);
+    let again = try_call(
+        port,
+        &leader,
+        praise,
+        &json!({ "v": village, "c": uuid::Uuid::new_v4().to_string() }),
+    )
+    .expect("answer");
+    assert!(!again["data"]["givePraise"].is_null(), "{again}");
+    let _ = server.child.kill(); // SIGKILL
+    let _ = server.child.wait();
+
+    let verify = xingcun(&["--database-url", &url, "verify"]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    let store = Store::open_existing(&url, Arc::new(SystemClock))
+        .await
+        .expect("store");
+    let logged: std::collections::BTreeSet<i64> = all_events(&store)
+        .await
+        .iter()
+        .map(|e| e.position as i64)
+        .collect();
+    drop(store);
+    let acks = acks.lock().expect("acks").clone();
+    assert!(
+        acks.values()
+            .flat_map(|(_, _, p)| p)
+            .all(|p| logged.contains(p)),
+        "acknowledged, then lost"
+    );
+    let live = read_models(&url).await;
+    let rebuilt = xingcun(&["--database-url", &url, "rebuild", "--all"]);
+    assert!(
+        rebuilt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rebuilt.stderr)
+    );
+    assert!(
+        live == read_models(&url).await,
+        "resumed read models equal a fresh rebuild"
+    );
+    drop(disk);
+}

@@ -120,6 +120,20 @@ impl Drop for TestClock {
     }
 }
 
+/// Where a test server's log goes: nowhere, or appended to the file named by
+/// `XINGCUN_TEST_SERVER_LOG` (to see why a test failed).
+fn server_log() -> Stdio {
+    std::env::var_os("XINGCUN_TEST_SERVER_LOG")
+        .and_then(|path| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .ok()
+        })
+        .map_or_else(Stdio::null, Stdio::from)
+}
+
 /// A server with extra environment variables (a [`TestClock`]'s, say).
 pub fn start_with(url: &str, env: &[(&str, &std::path::Path)]) -> Server {
     let port = free_port();
@@ -134,7 +148,7 @@ pub fn start_with(url: &str, env: &[(&str, &std::path::Path)]) -> Server {
         ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(server_log())
         .spawn()
         .expect("start server");
     let server = Server { child, port };

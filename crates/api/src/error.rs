@@ -12,11 +12,12 @@
 //! | `NOT_FOUND` | no such task, village, listing, procedure … |
 //! | `INVALID_INPUT` | an argument out of its bounds, a malformed id, a date in the wrong shape |
 //! | `SCREENING_REJECTED` | a task that the 事项清单 screening refused |
-//! | `STEP_RETURNED` | a procedure step recorded out of order or without its evidence, returned |
+//! | `STEP_RETURNED` | a procedure step recorded without its required evidence, returned |
 //! | `CONFLICT` | the record changed under the command, or it was already done |
 //! | `RULE_VIOLATION` and the domain's other codes | a domain rule refused the command |
 //! | `UNAVAILABLE` | the database is out of reach, or a wait (`minPosition`) ran out; try again |
 //! | `READ_ONLY` | this server serves a read-only copy |
+//! | `STORAGE_FULL` | the database's disk is full: nothing was written; try again once space is freed |
 //! | `INTERNAL` | a bug: logged, never detailed to the client |
 
 use async_graphql::ErrorExtensions;
@@ -73,6 +74,13 @@ impl From<StoreError> for ApiError {
                 ApiError::new("CONFLICT", "记录刚被他人修改,请刷新后重试")
             }
             StoreError::ReadOnly(_) => ApiError::new("READ_ONLY", "这是只读副本,不能修改记录"),
+            StoreError::StorageFull(_) => {
+                tracing::error!(error = %e, "the database's disk is full");
+                ApiError::new(
+                    "STORAGE_FULL",
+                    "服务器存储空间已满,本次记录未保存;请联系管理员清理磁盘后重试",
+                )
+            }
             StoreError::Unavailable(_)
             | StoreError::Unreachable { .. }
             | StoreError::Closed

@@ -38,6 +38,11 @@ pub enum StoreError {
     Unavailable(String),
     #[error("the event store is shutting down")]
     Closed,
+    /// The disk under the database is full (SQLite's `SQLITE_FULL`, PostgreSQL's
+    /// `disk_full`): the write was not made, nothing half-made is left, and writes work
+    /// again once space is freed.
+    #[error("the database's disk is full: {0}")]
+    StorageFull(String),
     /// The store was opened read-only (an auditor's copy, `?mode=ro`, a file this process
     /// may not write): reads work, every write is refused, with the reason.
     #[error("the event store is read-only: {0}; writes are refused")]
@@ -73,7 +78,12 @@ impl From<sqlx::Error> for StoreError {
             }),
             _ => false,
         };
-        if unavailable {
+        // SQLite: 13 is SQLITE_FULL; PostgreSQL: 53100 is disk_full.
+        let full = matches!(&e, sqlx::Error::Database(db)
+            if db.code().is_some_and(|code| matches!(code.as_ref(), "13" | "53100")));
+        if full {
+            StoreError::StorageFull(e.to_string())
+        } else if unavailable {
             StoreError::Unavailable(e.to_string())
         } else {
             StoreError::Database(e)

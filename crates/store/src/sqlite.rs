@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -397,7 +397,7 @@ fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
 impl SqliteLog {
     async fn find_existing(
         &self,
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut SqliteTx,
         event_ids: &[Uuid],
         command_ids: &[Uuid],
     ) -> Result<Vec<Existing>, StoreError> {
@@ -445,7 +445,7 @@ impl SqliteLog {
 
     async fn stream_versions(
         &self,
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut SqliteTx,
         streams: &[String],
     ) -> Result<HashMap<String, u64>, StoreError> {
         let mut versions = HashMap::with_capacity(streams.len());
@@ -461,11 +461,52 @@ impl SqliteLog {
     }
 }
 
+/// The writer's transaction on SQLite: a pooled connection with `BEGIN IMMEDIATE` issued
+/// by hand rather than sqlx's `Transaction`.
+///
+/// When a `COMMIT` fails (`SQLITE_FULL`: the disk is full), SQLite may already have rolled
+/// the transaction back; sqlx's transaction then returns its connection to the pool still
+/// counting an open transaction, and every later `begin` on it fails ("non-zero
+/// transaction depth"): one full disk would stop all writes until a restart. Here a
+/// connection whose transaction did not end cleanly (a failed commit, or a transaction
+/// dropped open on an error) is closed instead of returned, which also rolls back whatever
+/// it held; the pool opens a fresh one.
+pub struct SqliteTx {
+    conn: sqlx::pool::PoolConnection<Sqlite>,
+    open: bool,
+}
+
+impl std::ops::Deref for SqliteTx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for SqliteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        if self.open {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
 impl LogBackend for SqliteLog {
-    type Tx = Transaction<'static, Sqlite>;
+    type Tx = SqliteTx;
 
     async fn begin(&self) -> Result<Self::Tx, StoreError> {
-        Ok(self.pool.begin_with("begin immediate").await?)
+        let mut conn = self.pool.acquire().await?;
+        if let Err(e) = sqlx::query("begin immediate").execute(&mut *conn).await {
+            conn.close_on_drop();
+            return Err(e.into());
+        }
+        Ok(SqliteTx { conn, open: true })
     }
 
     async fn read_for_plan(
@@ -534,8 +575,19 @@ impl LogBackend for SqliteLog {
         Ok(())
     }
 
-    async fn commit(&self, tx: Self::Tx, _head: u64) -> Result<(), StoreError> {
-        Ok(tx.commit().await?)
+    async fn commit(&self, mut tx: Self::Tx, _head: u64) -> Result<(), StoreError> {
+        match sqlx::query("commit").execute(&mut *tx.conn).await {
+            Ok(_) => {
+                tx.open = false;
+                Ok(())
+            }
+            Err(e) => {
+                // Whatever state SQLite left the transaction in, roll back what is left
+                // of it; the connection is then closed (`open` stays true).
+                let _ = sqlx::query("rollback").execute(&mut *tx.conn).await;
+                Err(e.into())
+            }
+        }
     }
 }
 
