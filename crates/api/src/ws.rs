@@ -12,6 +12,7 @@
 //! - When the server shuts down, every connection is closed with 1001 (going away).
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,6 +30,20 @@ use crate::auth;
 
 /// How often an open connection's token is checked again.
 pub const RECHECK: Duration = Duration::from_secs(5);
+
+/// The close code graphql-transport-ws prescribes where async-graphql uses a generic one:
+/// a message that is not a valid protocol message is 4400 (Bad request), a refused
+/// `connection_init` 4403 (Forbidden), a `subscribe` before the connection was acknowledged
+/// 4401 (Unauthorized). async-graphql closes the first two with 1002 and the last with
+/// 1011; clients such as `graphql-ws` decide on the code whether to retry.
+fn close_code(protocol: Protocols, code: u16, reason: String, init_refused: bool) -> (u16, String) {
+    match (protocol, code) {
+        (Protocols::GraphQLWS, 1002) if init_refused => (4403, reason),
+        (Protocols::GraphQLWS, 1002) => (4400, reason),
+        (Protocols::GraphQLWS, 1011) => (4401, "Unauthorized".into()),
+        _ => (code, reason),
+    }
+}
 
 /// The token a `connection_init` payload carries.
 fn token_in(payload: &serde_json::Value) -> Option<String> {
@@ -82,21 +97,28 @@ async fn serve_socket(
     let token: Arc<Mutex<Option<String>>> = Arc::default();
     let init_token = token.clone();
     let init_state = state.clone();
+    let refused = Arc::new(AtomicBool::new(false));
+    let init_refused = refused.clone();
     let gql = GqlWebSocket::new(state.schema.clone(), input, protocol)
         .on_connection_init(move |payload| async move {
-            let Some(t) = token_in(&payload).or(header_token) else {
-                return Err(async_graphql::Error::new(
-                    "请先登录:connection_init 中须带访问令牌",
-                ));
-            };
-            let caller = init_state
-                .api
-                .caller(&t)
-                .await
-                .map_err(|e| async_graphql::Error::new(e.message))?;
-            *init_token
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(t);
+            let caller = async {
+                let Some(t) = token_in(&payload).or(header_token) else {
+                    return Err(async_graphql::Error::new(
+                        "请先登录:connection_init 中须带访问令牌",
+                    ));
+                };
+                let caller = init_state
+                    .api
+                    .caller(&t)
+                    .await
+                    .map_err(|e| async_graphql::Error::new(e.message))?;
+                *init_token
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(t);
+                Ok(caller)
+            }
+            .await
+            .inspect_err(|_| init_refused.store(true, Ordering::Relaxed))?;
             let mut data = Data::default();
             data.insert(caller);
             Ok(data)
@@ -115,6 +137,8 @@ async fn serve_socket(
                     }
                 }
                 Some(WsMessage::Close(code, reason)) => {
+                    let (code, reason) =
+                        close_code(protocol, code, reason, refused.load(Ordering::Relaxed));
                     let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
                     break;
                 }
