@@ -16,6 +16,8 @@ use xingcun_store::{Store, SystemClock};
 
 #[path = "api/faults.rs"]
 mod faults;
+#[path = "api/hostile.rs"]
+mod hostile;
 mod server;
 
 use server::*;
@@ -153,11 +155,11 @@ async fn graphql_over_http_follows_the_specification() {
     );
 }
 
-/// A graphql-transport-ws connection with `connection_init` sent (not yet acknowledged).
-async fn connect_ws(
-    port: u16,
-    token: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+/// A graphql-transport-ws WebSocket to the server, nothing sent yet.
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn open_ws(port: u16) -> Ws {
     let mut request = format!("ws://127.0.0.1:{port}/graphql")
         .into_client_request()
         .expect("request");
@@ -165,9 +167,15 @@ async fn connect_ws(
         "Sec-WebSocket-Protocol",
         "graphql-transport-ws".parse().expect("header"),
     );
-    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+    tokio_tungstenite::connect_async(request)
         .await
-        .expect("connect");
+        .expect("connect")
+        .0
+}
+
+/// A graphql-transport-ws connection with `connection_init` sent (not yet acknowledged).
+async fn connect_ws(port: u16, token: &str) -> Ws {
+    let mut ws = open_ws(port).await;
     ws.send(Message::text(
         json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}})
             .to_string(),
@@ -175,6 +183,25 @@ async fn connect_ws(
     .await
     .expect("init");
     ws
+}
+
+/// The code the server closes `ws` with, reading (and checking each text message with
+/// `each`) until it does; `None` if it does not within `within`.
+async fn close_of(ws: &mut Ws, within: Duration, each: impl Fn(&str)) -> Option<u16> {
+    tokio::time::timeout(within, async {
+        while let Some(Ok(m)) = ws.next().await {
+            if let Message::Text(t) = &m {
+                each(t);
+            }
+            if let Message::Close(frame) = m {
+                return frame.map(|f| u16::from(f.code));
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// Run a subscription over graphql-transport-ws; returns a channel of its `next` payloads.
@@ -1421,19 +1448,41 @@ fn value_for(name: &str, t: &Value, types: &Value) -> Value {
 async fn the_authorization_matrix() {
     let db = fresh_sqlite();
     simulate(&db);
-    let secretary = people(db.url(), "village_secretary", CHENGTAN).await;
     let auditor = people(db.url(), "auditor", "330600000000").await;
     let server = start(db.url());
     let port = server.port;
     let anonymous = Client { port, token: None };
-    let village = Client {
-        port,
-        token: Some(token(db.url(), &secretary[0].person)),
-    };
     let audit = Client {
         port,
         token: Some(token(db.url(), &auditor[0].person)),
     };
+    // One person in post for every role held inside 新昌县 (澄潭街道's county): the
+    // arguments below name regions of 诸暨市, outside all of their scopes.
+    let mut outsiders = Vec::new();
+    for role in [
+        "village_secretary",
+        "village_cadre",
+        "grid_leader",
+        "town_office_staff",
+        "town_leader",
+        "party_committee_secretary",
+        "auditor",
+        "administrator",
+    ] {
+        if let Some(p) = people(db.url(), role, "330624000000").await.first() {
+            outsiders.push((
+                role,
+                Client {
+                    port,
+                    token: Some(token(db.url(), &p.person)),
+                },
+            ));
+        }
+    }
+    let held: Vec<&str> = outsiders.iter().map(|(r, _)| *r).collect();
+    for role in ["village_secretary", "town_office_staff", "town_leader"] {
+        assert!(held.contains(&role), "no {role} in 新昌县: {held:?}");
+    }
     let schema = anonymous.call(
         &format!(
             "{{ __schema {{ queryType {{ fields {{ name args {{ name type {{ {TYPE_REF} }} }} }} }} \
@@ -1507,16 +1556,26 @@ async fn the_authorization_matrix() {
             if kind == "mutation" {
                 assert_eq!(code(&audit), "FORBIDDEN", "{op} auditor");
             }
-            let outside = code(&village);
-            match rule {
-                Rule::Scoped => assert_eq!(outside, "FORBIDDEN", "{op} outside the village"),
-                Rule::ById => assert!(
-                    matches!(outside.as_str(), "FORBIDDEN" | "NOT_FOUND")
-                        || outside.contains("\"listing\":null"),
-                    "{op} outside: {outside}"
-                ),
-                Rule::Role => assert_eq!(outside, "FORBIDDEN", "{op} by a village secretary"),
-                Rule::SignedIn => assert!(outside.starts_with("allowed"), "{op}: {outside}"),
+            for (role, client) in &outsiders {
+                let outside = code(client);
+                match rule {
+                    Rule::Scoped => {
+                        assert_eq!(outside, "FORBIDDEN", "{op} by a {role} outside their scope")
+                    }
+                    Rule::ById => assert!(
+                        matches!(outside.as_str(), "FORBIDDEN" | "NOT_FOUND")
+                            || outside.contains("\"listing\":null"),
+                        "{op} by a {role} outside: {outside}"
+                    ),
+                    Rule::Role if matches!(*role, "auditor" | "administrator") => {}
+                    Rule::Role => assert_eq!(outside, "FORBIDDEN", "{op} by a {role}"),
+                    Rule::SignedIn => {
+                        assert!(
+                            outside.starts_with("allowed"),
+                            "{op} by a {role}: {outside}"
+                        )
+                    }
+                }
             }
         }
     }
@@ -1530,18 +1589,7 @@ async fn the_authorization_matrix() {
 
 /// The close code of a graphql-transport-ws connection, once the server closes it.
 async fn closed_with(port: u16, token: &str, within: Duration) -> Option<u16> {
-    let mut ws = connect_ws(port, token).await;
-    tokio::time::timeout(within, async {
-        while let Some(Ok(m)) = ws.next().await {
-            if let Message::Close(frame) = m {
-                return frame.map(|f| u16::from(f.code));
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten()
+    close_of(&mut connect_ws(port, token).await, within, |_| {}).await
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use super::*;
 
 /// One GraphQL call that may fail at the transport (the server is being killed): `None`
 /// when the connection is refused, reset or closed before a whole answer.
-fn try_call(port: u16, token: &str, query: &str, variables: &Value) -> Option<Value> {
+pub(crate) fn try_call(port: u16, token: &str, query: &str, variables: &Value) -> Option<Value> {
     let body = json!({ "query": query, "variables": variables }).to_string();
     let request = format!(
         "POST /graphql HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n{body}",
@@ -1173,4 +1173,56 @@ async fn a_full_disk_refuses_writes_clearly_and_corrupts_nothing() {
         "resumed read models equal a fresh rebuild"
     );
     drop(disk);
+}
+
+/// A server on a read-only copy (`?mode=ro`, an auditor's copy) answers reads and refuses
+/// every write with `READ_ONLY`, changing nothing; an export carries no token nor its hash.
+#[tokio::test]
+async fn a_read_only_copy_refuses_writes_and_exports_carry_no_secret() {
+    let db = fresh_sqlite();
+    simulate(&db);
+    let url = db.url();
+    let leaders = people(url, "town_leader", CHENGTAN).await;
+    let secretaries = people(url, "village_secretary", CHENGTAN).await;
+    let leader = token(url, &leaders[0].person);
+    drop(start(url)); // the read models, built once
+    let path = db.sqlite_path().expect("path");
+    let before = std::fs::read(path).expect("bytes");
+    let read_only = format!("{url}?mode=ro");
+    let server = start(&read_only);
+    let client = Client {
+        port: server.port,
+        token: Some(leader.clone()),
+    };
+    client.ok(
+        "query($v: String!) { villageBoard(village: $v) { task } }",
+        json!({ "v": secretaries[0].scope }),
+    );
+    let refused = client.call(
+        "mutation($v: String!) { givePraise(village: $v, points: 1, reason: \"只读副本\") { positions } }",
+        json!({ "v": secretaries[0].scope }),
+    );
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "READ_ONLY",
+        "{refused}"
+    );
+    drop(server);
+    assert!(
+        std::fs::read(path).expect("bytes") == before,
+        "the read-only server wrote nothing"
+    );
+    // No token, nor its hash, in an export of the log.
+    let export = xingcun(&["--database-url", url, "export", "-"]);
+    assert!(export.status.success());
+    let exported = String::from_utf8_lossy(&export.stdout);
+    assert!(exported.lines().count() > 100);
+    assert!(!exported.contains(&leader), "the token is in the export");
+    assert!(
+        !exported.contains(&xingcun_store::tokens::token_hash(&leader)),
+        "the token's hash is in the export"
+    );
+    assert!(
+        !exported.contains("xc_"),
+        "something token-shaped is in the export"
+    );
 }
