@@ -30,6 +30,8 @@ use crate::auth;
 
 /// How often an open connection's token is checked again.
 pub const RECHECK: Duration = Duration::from_secs(5);
+/// How often the server pings an open connection (WebSocket ping frames).
+pub const PING: Duration = Duration::from_secs(30);
 
 /// The close code graphql-transport-ws prescribes where async-graphql uses a generic one:
 /// a message that is not a valid protocol message is 4400 (Bad request), a refused
@@ -99,8 +101,8 @@ async fn serve_socket(
     let init_state = state.clone();
     let refused = Arc::new(AtomicBool::new(false));
     let init_refused = refused.clone();
-    let gql = GqlWebSocket::new(state.schema.clone(), input, protocol)
-        .on_connection_init(move |payload| async move {
+    let gql = GqlWebSocket::new(state.schema.clone(), input, protocol).on_connection_init(
+        move |payload| async move {
             let caller = async {
                 let Some(t) = token_in(&payload).or(header_token) else {
                     return Err(async_graphql::Error::new(
@@ -122,12 +124,19 @@ async fn serve_socket(
             let mut data = Data::default();
             data.insert(caller);
             Ok(data)
-        })
-        .keepalive_timeout(Duration::from_secs(120));
+        },
+    );
+    // No `keepalive_timeout`: it closes a connection whose client has said nothing for a
+    // while, and the `graphql-ws` client library sends nothing by default between its
+    // subscribe and its complete, so a quiet dashboard was cut off after two minutes
+    // (found by the ten-minute soak). The server pings instead, at the WebSocket level:
+    // browsers and clients answer without any code of theirs, and proxies see traffic.
     let mut gql = std::pin::pin!(gql);
     state.api.metrics.subscriber(1);
     let mut recheck = tokio::time::interval(RECHECK);
     recheck.tick().await;
+    let mut ping = tokio::time::interval(PING);
+    ping.tick().await;
     loop {
         tokio::select! {
             message = gql.next() => match message {
@@ -147,6 +156,11 @@ async fn serve_socket(
             _ = state.api.cancel.cancelled() => {
                 let _ = sink.send(Message::Close(Some(CloseFrame { code: 1001, reason: "server shutting down".into() }))).await;
                 break;
+            }
+            _ = ping.tick() => {
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
             }
             _ = recheck.tick() => {
                 let current = token.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
