@@ -86,7 +86,9 @@ pub(crate) async fn reached(api: &Api, name: &str, min: Option<i64>) -> Result<(
     let min = u64::try_from(min).map_err(|_| ApiError::invalid("minPosition 不能为负数"))?;
     let deadline = tokio::time::Instant::now() + MIN_POSITION_WAIT;
     let mut head = api.store.watch_head();
+    let mut applied = api.runtime.watch_applied();
     loop {
+        applied.borrow_and_update();
         if api.runtime.served_position(name).await?.unwrap_or(0) >= min {
             return Ok(());
         }
@@ -96,8 +98,15 @@ pub(crate) async fn reached(api: &Api, name: &str, min: Option<i64>) -> Result<(
                     .detail(format!("{name} did not reach position {min} within 5 s")),
             );
         }
-        // Wake on the next append, or poll: the runner applies after the append.
-        let _ = tokio::time::timeout(Duration::from_millis(20), head.changed()).await;
+        // Wake when a runner of this process commits, on the next append, or poll (a
+        // runner in another server process does not signal here).
+        let _ = tokio::time::timeout(Duration::from_millis(20), async {
+            tokio::select! {
+                _ = applied.changed() => {}
+                _ = head.changed() => {}
+            }
+        })
+        .await;
     }
 }
 

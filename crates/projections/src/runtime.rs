@@ -145,6 +145,9 @@ pub struct Runtime {
     store: Store,
     db: ReadDb,
     projections: Vec<Arc<dyn Projection>>,
+    /// Bumped each time a runner of this process commits a batch, so a reader waiting for a
+    /// position ([`Runtime::watch_applied`]) wakes at once rather than at its next poll.
+    applied: tokio::sync::watch::Sender<u64>,
 }
 
 const META: &[&str] = &[
@@ -165,6 +168,7 @@ impl Runtime {
             store,
             db,
             projections,
+            applied: tokio::sync::watch::Sender::new(0),
         };
         // The runtime's own tables from an older layout (they are disposable like the rest):
         // start over. Each build's tables are dropped and made again as builds restart.
@@ -683,7 +687,11 @@ impl Runtime {
             }
             .await;
             match outcome {
-                Ok(Step::Advanced { .. } | Step::Moved) => continue,
+                Ok(Step::Advanced { .. }) => {
+                    self.applied.send_modify(|n| *n = n.wrapping_add(1));
+                    continue;
+                }
+                Ok(Step::Moved) => continue,
                 Ok(Step::Level) => {
                     if let Some(l) = &mut leader
                         && !l.alive().await
@@ -728,6 +736,13 @@ impl Runtime {
 
     /// The position up to which the build being served of projection `name` has applied
     /// the log (`None` before its first build is complete). Read-your-writes waits on it.
+    /// Changes each time a runner of this process has committed a batch (any read model):
+    /// wake on it to look at [`Runtime::served_position`] again. Runners in another process
+    /// do not signal here; poll for those.
+    pub fn watch_applied(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
     pub async fn served_position(&self, name: &str) -> Result<Option<u64>, StoreError> {
         let rows = self
             .db
