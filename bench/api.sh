@@ -38,7 +38,7 @@ task_head=$(psql "$DB" -tAc "select coalesce(max(position), 0) from events where
 until [ "$(psql "$DB" -tAc "select coalesce(max(position), 0) from xingcun_read.fanout_checkpoint" 2> /dev/null || echo 0)" -ge "$task_head" ]; do sleep 2; done
 echo "fan-out caught up with the simulated history in $(( $(date +%s) - started )) s"
 echo "# xingcun API benchmark: 3-year city on PostgreSQL, $(nproc) cores, $(date -u +%F)"
-BENCH_ADDR="127.0.0.1:$PORT" BENCH_PID="$SERVER" BENCH_TOKEN="$TOKEN" BENCH_VILLAGE="$VILLAGE" \
+BENCH_ADDR="127.0.0.1:$PORT" BENCH_PID="$SERVER" BENCH_TOKEN="$TOKEN" BENCH_VILLAGE="$VILLAGE" BENCH_BIN="$BIN" BENCH_DB="$DB" \
   BENCH_TOWN="${VILLAGE:0:9}000" BENCH_PERIOD=2025 \
   cargo bench --quiet --bench api
 # The cockpit's first paint on the same city (web/tests/paint.mjs), when Chromium and

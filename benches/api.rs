@@ -221,6 +221,102 @@ async fn load(
     outcome
 }
 
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+/// `reportProgress` at a fixed 50 a second for `duration`, rotating over `tasks`, while
+/// `ws` (subscribed to the village's `villageBoardChanged`) receives the board's rows:
+/// reports each mutation's time to its acknowledgement and to its row being pushed (a row
+/// of the same task at the mutation's position or later).
+async fn steady(
+    addr: &str,
+    token: &str,
+    village: &str,
+    tasks: &[String],
+    ws: &mut Ws,
+    duration: Duration,
+    label: &str,
+) {
+    let (tx, mut sent) = tokio::sync::mpsc::unbounded_channel::<(String, i64, Instant, Duration)>();
+    let (a, t, v, tasks) = (
+        addr.to_owned(),
+        token.to_owned(),
+        village.to_owned(),
+        tasks.to_vec(),
+    );
+    let cpu_before = cpu_now();
+    let started = Instant::now();
+    let sender = tokio::spawn(async move {
+        let mut conn = Conn::open(&a).await;
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        let mut i = 0usize;
+        while started.elapsed() < duration {
+            tick.tick().await;
+            let task = tasks[i % tasks.len()].clone();
+            let req = post(
+                &a,
+                &t,
+                "mutation($t: String!, $v: String!, $p: Int!) { reportProgress(task: $t, village: $v, percent: $p, note: \"进度\") { position } }",
+                &json!({ "t": task, "v": v, "p": 10 + (i % 80) }),
+            );
+            i += 1;
+            let at = Instant::now();
+            let (_, body) = conn.send(&req).await;
+            let acked = at.elapsed();
+            let position = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|b| b["data"]["reportProgress"]["position"].as_i64());
+            if let Some(p) = position {
+                let _ = tx.send((task, p, at, acked));
+            }
+        }
+    });
+    // (task, position, sent, acknowledged after) still waiting for their row.
+    let mut waiting: Vec<(String, i64, Instant, Duration)> = Vec::new();
+    let (mut acks, mut visible) = (Vec::new(), Vec::new());
+    let deadline = Instant::now() + duration + Duration::from_secs(5);
+    while Instant::now() < deadline
+        && !(sender.is_finished() && waiting.is_empty() && sent.is_empty())
+    {
+        tokio::select! {
+            Some(m) = sent.recv() => {
+                acks.push(m.3);
+                waiting.push(m);
+            }
+            Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_millis(100), ws.next()) => {
+                let now = Instant::now();
+                let Ok(v) = serde_json::from_str::<Value>(message.to_text().unwrap_or("")) else { continue };
+                for row in v["payload"]["data"]["villageBoardChanged"].as_array().into_iter().flatten() {
+                    let (task, position) = (row["task"].as_str().unwrap_or(""), row["position"].as_i64().unwrap_or(0));
+                    waiting.retain(|(t, p, at, _)| {
+                        let seen = t == task && *p <= position;
+                        if seen {
+                            visible.push(now - *at);
+                        }
+                        !seen
+                    });
+                }
+            }
+            else => {}
+        }
+    }
+    let _ = sender.await;
+    let cpu_after = cpu_now();
+    let elapsed = started.elapsed();
+    let outcome = |latencies: Vec<Duration>| Outcome {
+        requests: latencies.len() as u64,
+        errors: 0,
+        latencies,
+        elapsed,
+        cpu: std::array::from_fn(|i| cpu_after[i] - cpu_before[i]),
+    };
+    let never = waiting.len();
+    outcome(acks).report(&format!("{label}: append acknowledged"), None);
+    outcome(visible).report(
+        &format!("{label}: append to its board row pushed ({never} not seen)"),
+        None,
+    );
+}
+
 fn graphql_ok(status: u16, body: &[u8]) -> bool {
     status == 200 && !body.windows(9).any(|w| w == b"\"errors\":")
 }
@@ -456,6 +552,46 @@ async fn main() {
             "mutation to its board row pushed (villageBoardChanged, latency only)",
             None,
         );
+
+        // Issue 10's lag: a steady 50 mutations/s, each timed to its acknowledgement and
+        // to the moment its board row is pushed; then the same while `xingcun rebuild
+        // --all` rebuilds every read model beside the server (the append's wait during a
+        // full rebuild).
+        let steady_for = Duration::from_secs(seconds * 2);
+        steady(
+            &addr,
+            &token,
+            &village,
+            &tasks,
+            &mut ws,
+            steady_for,
+            "steady 50 mutations/s",
+        )
+        .await;
+        if let (Ok(bin), Ok(db)) = (std::env::var("BENCH_BIN"), std::env::var("BENCH_DB")) {
+            let mut rebuild = std::process::Command::new(&bin)
+                .args(["--database-url", &db, "rebuild", "--all"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start the rebuild");
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            steady(
+                &addr,
+                &token,
+                &village,
+                &tasks,
+                &mut ws,
+                steady_for,
+                "steady 50 mutations/s during `xingcun rebuild --all`",
+            )
+            .await;
+            // Interrupted like Ctrl-C: the rebuild resumes next time; the old tables serve.
+            let _ = std::process::Command::new("kill")
+                .args(["-INT", &rebuild.id().to_string()])
+                .status();
+            let _ = rebuild.wait();
+        }
     }
     if let Ok(pid) = std::env::var("BENCH_PID")
         && let Some(mib) = peak_rss_mib(&pid)
