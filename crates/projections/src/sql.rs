@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::{AssertSqlSafe, Postgres, Sqlite, Transaction};
+use sqlx::{AssertSqlSafe, Postgres, Transaction};
 use xingcun_store::{Store, StoreError};
 
 /// The PostgreSQL schema that holds every read model.
@@ -83,7 +83,9 @@ pub enum ReadDb {
 
 /// A transaction on the read database.
 pub enum ReadTx {
-    Sqlite(Transaction<'static, Sqlite>),
+    /// The store's guarded SQLite transaction: a failed commit (a full disk) closes its
+    /// connection rather than returning it to the pool still in a transaction.
+    Sqlite(xingcun_store::sqlite::SqliteTx),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -166,7 +168,9 @@ impl ReadDb {
     /// Begin a transaction (SQLite: taking the write lock up front).
     pub async fn begin(&self) -> Result<ReadTx, StoreError> {
         Ok(match self {
-            ReadDb::Sqlite(pool) => ReadTx::Sqlite(pool.begin_with("begin immediate").await?),
+            ReadDb::Sqlite(pool) => {
+                ReadTx::Sqlite(xingcun_store::sqlite::SqliteTx::begin(pool).await?)
+            }
             ReadDb::Postgres(pool) => ReadTx::Postgres(pool.begin().await?),
         })
     }
@@ -267,7 +271,7 @@ impl ReadTx {
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
             ReadTx::Sqlite(tx) => tx.commit().await?,
-            ReadTx::Postgres(tx) => tx.commit().await?,
+            ReadTx::Postgres(tx) => tx.commit().await.map_err(StoreError::from)?,
         }
         Ok(())
     }

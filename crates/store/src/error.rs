@@ -109,6 +109,7 @@ impl StoreError {
                 "UNAVAILABLE"
             }
             StoreError::ReadOnly(_) => "READ_ONLY",
+            StoreError::StorageFull(_) => "STORAGE_FULL",
             _ => "INTERNAL",
         }
     }

@@ -461,7 +461,7 @@ impl SqliteLog {
     }
 }
 
-/// The writer's transaction on SQLite: a pooled connection with `BEGIN IMMEDIATE` issued
+/// A write transaction on SQLite (the log's writer, the read models' runners): a pooled connection with `BEGIN IMMEDIATE` issued
 /// by hand rather than sqlx's `Transaction`.
 ///
 /// When a `COMMIT` fails (`SQLITE_FULL`: the disk is full), SQLite may already have rolled
@@ -497,16 +497,43 @@ impl Drop for SqliteTx {
     }
 }
 
+impl SqliteTx {
+    /// `BEGIN IMMEDIATE` (the write lock up front) on a connection of `pool`.
+    pub async fn begin(pool: &SqlitePool) -> Result<SqliteTx, StoreError> {
+        // `open` from the start: dropped at any await below (cancelled, or failed), the
+        // connection is closed, never returned to the pool in a transaction.
+        let mut tx = SqliteTx {
+            conn: pool.acquire().await?,
+            open: true,
+        };
+        sqlx::query("begin immediate")
+            .execute(&mut *tx.conn)
+            .await?;
+        Ok(tx)
+    }
+
+    /// `COMMIT`; on failure, roll back what SQLite left and close the connection.
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        match sqlx::query("commit").execute(&mut *self.conn).await {
+            Ok(_) => {
+                self.open = false;
+                Ok(())
+            }
+            Err(e) => {
+                // Whatever state SQLite left the transaction in, roll back what is left
+                // of it; the connection is then closed (`open` stays true).
+                let _ = sqlx::query("rollback").execute(&mut *self.conn).await;
+                Err(e.into())
+            }
+        }
+    }
+}
+
 impl LogBackend for SqliteLog {
     type Tx = SqliteTx;
 
     async fn begin(&self) -> Result<Self::Tx, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        if let Err(e) = sqlx::query("begin immediate").execute(&mut *conn).await {
-            conn.close_on_drop();
-            return Err(e.into());
-        }
-        Ok(SqliteTx { conn, open: true })
+        SqliteTx::begin(&self.pool).await
     }
 
     async fn read_for_plan(
@@ -575,19 +602,8 @@ impl LogBackend for SqliteLog {
         Ok(())
     }
 
-    async fn commit(&self, mut tx: Self::Tx, _head: u64) -> Result<(), StoreError> {
-        match sqlx::query("commit").execute(&mut *tx.conn).await {
-            Ok(_) => {
-                tx.open = false;
-                Ok(())
-            }
-            Err(e) => {
-                // Whatever state SQLite left the transaction in, roll back what is left
-                // of it; the connection is then closed (`open` stays true).
-                let _ = sqlx::query("rollback").execute(&mut *tx.conn).await;
-                Err(e.into())
-            }
-        }
+    async fn commit(&self, tx: Self::Tx, _head: u64) -> Result<(), StoreError> {
+        tx.commit().await
     }
 }
 
