@@ -104,6 +104,17 @@ fn events_of(api: &Api, region: RegionId, after: u64) -> impl Stream<Item = Reco
                     s.retry = RESUBSCRIBE_FIRST;
                     return Some((e, s));
                 }
+                Some(Err(err)) if !matches!(
+                    err,
+                    xingcun_store::StoreError::Unavailable(_)
+                        | xingcun_store::StoreError::Unreachable { .. }
+                        | xingcun_store::StoreError::Database(_)
+                ) =>
+                {
+                    // Not an outage (a corrupt row, say): retrying would stall silently.
+                    tracing::error!(error = %err, after = s.after, "subscription ended");
+                    return None;
+                }
                 Some(Err(err)) => {
                     tracing::warn!(error = %err, after = s.after, "subscription read failed; resubscribing");
                     s.live = None;
@@ -156,15 +167,18 @@ impl Subscription {
         let id = self::village(&village)?;
         caller.must_read(&id)?;
         let head = api.store.head_position().await.map_err(ApiError::from)?;
-        let seen = i64::try_from(head).unwrap_or(i64::MAX);
+        // The last position whose rows were pushed: it moves only when the board was read,
+        // so rows changed while the read models were out of reach are pushed with the
+        // next change instead of being skipped.
+        let seen = Arc::new(std::sync::atomic::AtomicI64::new(
+            i64::try_from(head).unwrap_or(i64::MAX),
+        ));
         let changes = events_of(&api, id, head);
         Ok(changes
-            .scan(seen, move |seen, event| {
-                let api = api.clone();
-                let village = village.clone();
-                let since = *seen;
-                *seen = i64::try_from(event.position).unwrap_or(i64::MAX);
+            .then(move |event| {
+                let (api, village, seen) = (api.clone(), village.clone(), seen.clone());
                 async move {
+                    let since = seen.load(std::sync::atomic::Ordering::Relaxed);
                     let position = i64::try_from(event.position).unwrap_or(i64::MAX);
                     let rows = async {
                         reached(&api, "village_board", Some(position)).await?;
@@ -173,17 +187,19 @@ impl Subscription {
                             .map_err(ApiError::from)
                     }
                     .await;
-                    Some(match rows {
-                        Ok(rows) => rows
-                            .into_iter()
-                            .filter(|r| r.position > since)
-                            .map(BoardTask::from)
-                            .collect::<Vec<_>>(),
+                    match rows {
+                        Ok(rows) => {
+                            seen.fetch_max(position, std::sync::atomic::Ordering::Relaxed);
+                            rows.into_iter()
+                                .filter(|r| r.position > since)
+                                .map(BoardTask::from)
+                                .collect::<Vec<_>>()
+                        }
                         Err(e) => {
                             tracing::warn!(code = e.code, "board subscription could not read");
                             Vec::new()
                         }
-                    })
+                    }
                 }
             })
             .filter(|rows| std::future::ready(!rows.is_empty()))

@@ -9,6 +9,9 @@
 //!   Forbidden, per graphql-transport-ws).
 //! - The token is checked again every [`RECHECK`]: revoked, expired, or its person gone
 //!   from their post, the connection is closed with 4401 and the reason.
+//! - A connection without a successful `connection_init` after [`INIT_TIMEOUT`] is closed
+//!   with 4408; the server pings every [`PING`], and a client silent (not even a pong) for
+//!   [`SILENCE_LIMIT`] is closed as gone.
 //! - When the server shuts down, every connection is closed with 1001 (going away).
 
 use std::str::FromStr;
@@ -32,6 +35,11 @@ use crate::auth;
 pub const RECHECK: Duration = Duration::from_secs(5);
 /// How often the server pings an open connection (WebSocket ping frames).
 pub const PING: Duration = Duration::from_secs(30);
+/// A connection that has not completed `connection_init` by then is closed with 4408, as
+/// graphql-transport-ws prescribes (so no one holds sockets open without a token).
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A client that has sent nothing, not even a pong, for this long is gone: closed.
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(75);
 
 /// The close code graphql-transport-ws prescribes where async-graphql uses a generic one:
 /// a message that is not a valid protocol message is 4400 (Bad request), a refused
@@ -87,7 +95,18 @@ async fn serve_socket(
     header_token: Option<String>,
 ) {
     let (mut sink, stream) = socket.split();
+    let opened = std::time::Instant::now();
+    // When the client last sent anything (a pong to our ping included).
+    let heard = Arc::new(Mutex::new(opened));
+    let heard_in = heard.clone();
     let input = stream
+        .inspect(move |m| {
+            if m.is_ok() {
+                *heard_in
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = std::time::Instant::now();
+            }
+        })
         .take_while(|m| std::future::ready(matches!(m, Ok(m) if !matches!(m, Message::Close(_)))))
         .filter_map(|m| {
             std::future::ready(match m {
@@ -164,6 +183,16 @@ async fn serve_socket(
             }
             _ = recheck.tick() => {
                 let current = token.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+                if current.is_none() && opened.elapsed() > INIT_TIMEOUT {
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code: 4408, reason: "Connection initialisation timeout".into() }))).await;
+                    break;
+                }
+                let silent = heard.lock().unwrap_or_else(std::sync::PoisonError::into_inner).elapsed();
+                if silent > SILENCE_LIMIT {
+                    // Gone without closing (a sleeping laptop, a dropped NAT entry).
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code: 1001, reason: "no answer to pings".into() }))).await;
+                    break;
+                }
                 if let Some(t) = current {
                     match auth::resolve(&state.api.store, &state.api.db, &t, state.api.now()).await {
                         Err(e) if e.code == "UNAUTHENTICATED" => {
