@@ -207,6 +207,14 @@ async fn hostile_websocket_frames_close_the_connection_not_the_server() {
     .expect("send");
     let closed = close_of(&mut ws, Duration::from_secs(5), |_| {}).await;
     assert_eq!(closed, Some(4401), "subscribe before connection_init");
+    // A socket opened and left without connection_init: closed with 4408, so nobody holds
+    // sockets open without a token.
+    let mut idle = open_ws(port).await;
+    assert_eq!(
+        close_of(&mut idle, Duration::from_secs(30), |_| {}).await,
+        Some(4408),
+        "no connection_init"
+    );
     Client {
         port,
         token: Some(token),
