@@ -223,6 +223,41 @@ async fn load(
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
 
+const REPORT_PROGRESS: &str = "mutation($t: String!, $v: String!, $p: Int!) { reportProgress(task: $t, village: $v, percent: $p, note: \"进度\") { position } }";
+
+/// 200 progress reports on `task`, one after the other, each timed until `ws` receives a
+/// message containing `marker` (its subscription's push).
+async fn pushed(
+    conn: &mut Conn,
+    ws: &mut Ws,
+    addr: &str,
+    token: &str,
+    village: &str,
+    task: &str,
+    marker: &str,
+) -> Vec<Duration> {
+    let mut latencies = Vec::new();
+    for i in 0..200u64 {
+        let req = post(
+            addr,
+            token,
+            REPORT_PROGRESS,
+            &json!({ "t": task, "v": village, "p": 10 + (i % 80) }),
+        );
+        let t = Instant::now();
+        let _ = conn.send(&req).await;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+                Ok(Some(Ok(m))) if m.to_text().unwrap_or("").contains(marker) => break,
+                Ok(Some(Ok(_))) => continue,
+                _ => panic!("no push containing {marker} within 5 s"),
+            }
+        }
+        latencies.push(t.elapsed());
+    }
+    latencies
+}
+
 /// `reportProgress` at a fixed 50 a second for `duration`, rotating over `tasks`, while
 /// `ws` (subscribed to the village's `villageBoardChanged`) receives the board's rows:
 /// reports each mutation's time to its acknowledgement and to its row being pushed (a row
@@ -255,7 +290,7 @@ async fn steady(
             let req = post(
                 &a,
                 &t,
-                "mutation($t: String!, $v: String!, $p: Int!) { reportProgress(task: $t, village: $v, percent: $p, note: \"进度\") { position } }",
+                REPORT_PROGRESS,
                 &json!({ "t": task, "v": v, "p": 10 + (i % 80) }),
             );
             i += 1;
@@ -453,14 +488,17 @@ async fn main() {
                 post(
                     &a,
                     &t,
-                    "mutation($t: String!, $v: String!, $p: Int!) { reportProgress(task: $t, village: $v, percent: $p, note: \"进度\") { position } }",
+                    REPORT_PROGRESS,
                     &json!({ "t": tasks2[c], "v": v, "p": 10 + (round % 80) }),
                 )
             },
             graphql_ok,
         )
         .await
-        .report(&format!("reportProgress ({} streams)", tasks.len().min(16)), Some(ceiling));
+        .report(
+            &format!("reportProgress ({} streams)", tasks.len().min(16)),
+            Some(ceiling),
+        );
 
         // Mutation to subscription event.
         let mut request = format!("ws://{addr}/graphql")
@@ -486,26 +524,11 @@ async fn main() {
         .expect("subscribe");
         tokio::time::sleep(Duration::from_millis(200)).await;
         let mut conn = Conn::open(&addr).await;
-        let mut latencies = Vec::new();
         let (started, cpu_before) = (Instant::now(), cpu_now());
-        for i in 0..200u64 {
-            let req = post(
-                &addr,
-                &token,
-                "mutation($t: String!, $v: String!, $p: Int!) { reportProgress(task: $t, village: $v, percent: $p, note: \"进度\") { position } }",
-                &json!({ "t": tasks[0], "v": village, "p": 10 + (i % 80) }),
-            );
-            let t = Instant::now();
-            let _ = conn.send(&req).await;
-            loop {
-                match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
-                    Ok(Some(Ok(m))) if m.to_text().unwrap_or("").contains("\"next\"") => break,
-                    Ok(Some(Ok(_))) => continue,
-                    _ => panic!("no subscription event within 5 s"),
-                }
-            }
-            latencies.push(t.elapsed());
-        }
+        let latencies = pushed(
+            &mut conn, &mut ws, &addr, &token, &village, &tasks[0], "\"next\"",
+        )
+        .await;
         Outcome::sequential(latencies, started, cpu_before).report(
             "mutation to its log event pushed (events, latency only)",
             None,
@@ -524,30 +547,17 @@ async fn main() {
         .await
         .expect("subscribe");
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let mut latencies = Vec::new();
         let (started, cpu_before) = (Instant::now(), cpu_now());
-        for i in 0..200u64 {
-            let req = post(
-                &addr,
-                &token,
-                "mutation($t: String!, $v: String!, $p: Int!) { reportProgress(task: $t, village: $v, percent: $p, note: \"进度\") { position } }",
-                &json!({ "t": tasks[0], "v": village, "p": 10 + (i % 80) }),
-            );
-            let t = Instant::now();
-            let _ = conn.send(&req).await;
-            loop {
-                match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
-                    Ok(Some(Ok(m)))
-                        if m.to_text().unwrap_or("").contains("villageBoardChanged") =>
-                    {
-                        break;
-                    }
-                    Ok(Some(Ok(_))) => continue,
-                    _ => panic!("no board change within 5 s"),
-                }
-            }
-            latencies.push(t.elapsed());
-        }
+        let latencies = pushed(
+            &mut conn,
+            &mut ws,
+            &addr,
+            &token,
+            &village,
+            &tasks[0],
+            "villageBoardChanged",
+        )
+        .await;
         Outcome::sequential(latencies, started, cpu_before).report(
             "mutation to its board row pushed (villageBoardChanged, latency only)",
             None,

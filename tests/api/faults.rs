@@ -314,6 +314,38 @@ async fn acknowledged_work_survives_sigkill(db: TestDatabase) {
     );
 }
 
+/// The positions of `events` subscription pushes received on `rx`, until every one of
+/// `wanted` is among them or `within` has passed.
+async fn positions_seen(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Value>,
+    wanted: &[i64],
+    within: Duration,
+) -> std::collections::BTreeSet<i64> {
+    let mut got = std::collections::BTreeSet::new();
+    let _ = tokio::time::timeout(within, async {
+        while !wanted.iter().all(|p| got.contains(p)) {
+            let Some(v) = rx.recv().await else { break };
+            if let Some(p) = v["data"]["events"]["position"].as_i64() {
+                got.insert(p);
+            }
+        }
+    })
+    .await;
+    got
+}
+
+/// Every position in the log at `url`.
+async fn logged_positions(url: &str) -> std::collections::BTreeSet<i64> {
+    let store = Store::open_existing(url, Arc::new(SystemClock))
+        .await
+        .expect("store");
+    all_events(&store)
+        .await
+        .iter()
+        .map(|e| e.position as i64)
+        .collect()
+}
+
 async fn all_events(store: &Store) -> Vec<xingcun_store::RecordedEvent> {
     use xingcun_store::EventLog;
     let mut out: Vec<xingcun_store::RecordedEvent> = Vec::new();
@@ -433,18 +465,9 @@ async fn two_servers_on_one_postgres_lose_and_double_nothing() {
     assert!(acked.iter().all(|p| appended.contains(p)));
     // Each server's subscriber sees every acknowledged event, from both servers.
     for (i, rx) in seen.iter_mut().enumerate() {
-        let mut got = std::collections::BTreeSet::new();
-        let waited = tokio::time::timeout(Duration::from_secs(20), async {
-            while !acked.iter().all(|p| got.contains(p)) {
-                let Some(v) = rx.recv().await else { break };
-                if let Some(p) = v["data"]["events"]["position"].as_i64() {
-                    got.insert(p);
-                }
-            }
-        })
-        .await;
+        let got = positions_seen(rx, &acked, Duration::from_secs(20)).await;
         assert!(
-            waited.is_ok() && acked.iter().all(|p| got.contains(p)),
+            acked.iter().all(|p| got.contains(p)),
             "server {i}'s subscriber saw {} of {} events",
             got.len(),
             acked.len()
@@ -590,20 +613,7 @@ async fn postgres_restarted_under_load_loses_nothing_acknowledged() {
         return;
     };
     let url = pg.url();
-    let out = xingcun(&[
-        "--database-url",
-        &url,
-        "simulate",
-        "--preset",
-        "village",
-        "--years",
-        "1",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    simulate_into(&url);
     let leaders = people(&url, "town_leader", CHENGTAN).await;
     let secretaries = people(&url, "village_secretary", CHENGTAN).await;
     let village = secretaries[0].scope.clone();
@@ -732,31 +742,15 @@ async fn postgres_restarted_under_load_loses_nothing_acknowledged() {
 
     // Nothing acknowledged is lost, and the subscriber saw all of it, across the outage.
     let acks = acks.lock().expect("acks").clone();
-    let store = Store::open_existing(&url, Arc::new(SystemClock))
-        .await
-        .expect("store");
-    let logged: std::collections::BTreeSet<i64> = all_events(&store)
-        .await
-        .iter()
-        .map(|e| e.position as i64)
-        .collect();
+    let logged = logged_positions(&url).await;
     let acked: Vec<i64> = acks.values().flat_map(|(_, _, p)| p.clone()).collect();
     assert!(
         acked.iter().all(|p| logged.contains(p)),
         "acknowledged, then lost"
     );
-    let mut got = std::collections::BTreeSet::new();
-    let waited = tokio::time::timeout(Duration::from_secs(30), async {
-        while !acked.iter().all(|p| got.contains(p)) {
-            let Some(v) = seen.recv().await else { break };
-            if let Some(p) = v["data"]["events"]["position"].as_i64() {
-                got.insert(p);
-            }
-        }
-    })
-    .await;
+    let got = positions_seen(&mut seen, &acked, Duration::from_secs(30)).await;
     assert!(
-        waited.is_ok() && acked.iter().all(|p| got.contains(p)),
+        acked.iter().all(|p| got.contains(p)),
         "the subscriber saw {} of {} acknowledged events across the outage",
         got.len(),
         acked.len()
@@ -1145,15 +1139,7 @@ async fn a_full_disk_refuses_writes_clearly_and_corrupts_nothing() {
         "{}",
         String::from_utf8_lossy(&verify.stdout)
     );
-    let store = Store::open_existing(&url, Arc::new(SystemClock))
-        .await
-        .expect("store");
-    let logged: std::collections::BTreeSet<i64> = all_events(&store)
-        .await
-        .iter()
-        .map(|e| e.position as i64)
-        .collect();
-    drop(store);
+    let logged = logged_positions(&url).await;
     let acks = acks.lock().expect("acks").clone();
     assert!(
         acks.values()

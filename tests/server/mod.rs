@@ -256,9 +256,14 @@ pub fn token_with_id(url: &str, person: &str, days: &str) -> (String, String) {
 
 /// The village preset (澄潭街道, 4 villages, 2 years) in `db`.
 pub fn simulate(db: &TestDatabase) {
+    simulate_into(db.url());
+}
+
+/// The village preset in the database at `url`.
+pub fn simulate_into(url: &str) {
     let out = xingcun(&[
         "--database-url",
-        db.url(),
+        url,
         "simulate",
         "--preset",
         "village",

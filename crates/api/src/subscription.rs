@@ -69,71 +69,22 @@ fn concerns(event: &RecordedEvent, region: &RegionId) -> bool {
         .any(|r| RegionId::parse(r).is_ok_and(|r| region.contains(&r)))
 }
 
-/// The log's events after `after` that concern `region`, surviving database outages.
-///
-/// The store's subscription ends at its first read error (the database went away); this
-/// one waits (0.5 s, doubling to 5 s) and subscribes again from the last event it
-/// delivered, so a subscriber sees every event once, across an outage, without having to
-/// reconnect. It ends only when the server shuts down.
+/// The log's events after `after` that concern `region`. The store's subscription waits
+/// out a database outage by itself and goes on from where it was.
 fn events_of(api: &Api, region: RegionId, after: u64) -> impl Stream<Item = RecordedEvent> + use<> {
-    struct Resuming {
-        store: xingcun_store::Store,
-        cancel: tokio_util::sync::CancellationToken,
-        after: u64,
-        live: Option<BoxStream<'static, Result<RecordedEvent, xingcun_store::StoreError>>>,
-        retry: std::time::Duration,
-    }
-    let state = Resuming {
-        store: api.store.clone(),
-        cancel: api.cancel.child_token(),
-        after,
-        live: None,
-        retry: RESUBSCRIBE_FIRST,
-    };
-    futures_util::stream::unfold(state, |mut s| async move {
-        loop {
-            if s.cancel.is_cancelled() {
-                return None;
+    let cancel = api.cancel.child_token();
+    xingcun_store::subscribe(api.store.clone(), after, cancel).filter_map(move |e| {
+        let keep = match e {
+            Ok(e) if concerns(&e, &region) => Some(e),
+            Ok(_) => None,
+            Err(err) => {
+                tracing::error!(error = %err, "subscription ended");
+                None
             }
-            let live = s.live.get_or_insert_with(|| {
-                xingcun_store::subscribe(s.store.clone(), s.after, s.cancel.clone()).boxed()
-            });
-            match live.next().await {
-                Some(Ok(e)) => {
-                    s.after = e.position;
-                    s.retry = RESUBSCRIBE_FIRST;
-                    return Some((e, s));
-                }
-                Some(Err(err)) if !matches!(
-                    err,
-                    xingcun_store::StoreError::Unavailable(_)
-                        | xingcun_store::StoreError::Unreachable { .. }
-                        | xingcun_store::StoreError::Database(_)
-                ) =>
-                {
-                    // Not an outage (a corrupt row, say): retrying would stall silently.
-                    tracing::error!(error = %err, after = s.after, "subscription ended");
-                    return None;
-                }
-                Some(Err(err)) => {
-                    tracing::warn!(error = %err, after = s.after, "subscription read failed; resubscribing");
-                    s.live = None;
-                    tokio::select! {
-                        () = s.cancel.cancelled() => return None,
-                        () = tokio::time::sleep(s.retry) => {}
-                    }
-                    s.retry = (s.retry * 2).min(RESUBSCRIBE_MAX);
-                }
-                None => return None,
-            }
-        }
+        };
+        std::future::ready(keep)
     })
-    .filter(move |e| std::future::ready(concerns(e, &region)))
 }
-
-/// First and longest wait before a failed subscription reads the log again.
-const RESUBSCRIBE_FIRST: std::time::Duration = std::time::Duration::from_millis(500);
-const RESUBSCRIBE_MAX: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[Subscription]
 impl Subscription {

@@ -4,6 +4,10 @@
 //! sleeps on the store's head watch: woken by the writer in this process, and on PostgreSQL
 //! by LISTEN/NOTIFY from every process. A slow fallback poll covers a notification lost
 //! while the LISTEN connection reconnects, and appends by another process on one SQLite file.
+//!
+//! An outage (the database unreachable, a connection lost) is waited out: the subscriber
+//! reads again from the same position, 0.5 s after the failure and then doubling to 5 s,
+//! so a dashboard's feed goes on by itself, missing nothing, once the database is back.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -17,6 +21,9 @@ use crate::model::RecordedEvent;
 
 const PAGE: u32 = 1_000;
 const FALLBACK_POLL: Duration = Duration::from_secs(2);
+/// First and longest wait before reading again after an outage.
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+const RETRY_MAX: Duration = Duration::from_secs(5);
 
 struct Cursor<L> {
     log: L,
@@ -25,10 +32,12 @@ struct Cursor<L> {
     head: tokio::sync::watch::Receiver<u64>,
     cancel: CancellationToken,
     failed: bool,
+    retry: Duration,
 }
 
 /// Every event after `after`, in order, then each new one as it is appended, until `cancel`
-/// fires (the stream then ends cleanly). A read error is yielded once and ends the stream.
+/// fires (the stream then ends cleanly). An outage is retried (see the module); any other
+/// read error (a corrupt row) is yielded once and ends the stream.
 pub fn subscribe<L: EventLog>(
     log: L,
     after: u64,
@@ -42,6 +51,7 @@ pub fn subscribe<L: EventLog>(
         head,
         cancel,
         failed: false,
+        retry: RETRY_FIRST,
     };
     futures_util::stream::unfold(cursor, |mut c| async move {
         loop {
@@ -56,15 +66,26 @@ pub fn subscribe<L: EventLog>(
             // we read still wakes us afterwards.
             c.head.borrow_and_update();
             match c.log.read_all(c.after, PAGE).await {
+                Err(e) if is_outage(&e) => {
+                    tracing::warn!(error = %e, after = c.after, "subscription read failed; reading again");
+                    tokio::select! {
+                        () = c.cancel.cancelled() => return None,
+                        () = tokio::time::sleep(c.retry) => {}
+                    }
+                    c.retry = (c.retry * 2).min(RETRY_MAX);
+                    continue;
+                }
                 Err(e) => {
                     c.failed = true;
                     return Some((Err(e), c));
                 }
-                Ok(page) if !page.is_empty() => {
-                    c.buffer.extend(page);
-                    continue;
+                Ok(page) => {
+                    c.retry = RETRY_FIRST;
+                    if !page.is_empty() {
+                        c.buffer.extend(page);
+                        continue;
+                    }
                 }
-                Ok(_) => {}
             }
             tokio::select! {
                 () = c.cancel.cancelled() => return None,
@@ -73,4 +94,12 @@ pub fn subscribe<L: EventLog>(
             }
         }
     })
+}
+
+/// Whether a read failed because the database is (for now) out of reach.
+fn is_outage(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Unavailable(_) | StoreError::Unreachable { .. } | StoreError::Database(_)
+    )
 }
