@@ -763,7 +763,8 @@ async fn postgres_restarted_under_load_loses_nothing_acknowledged() {
 const REQUEST_BOUND: Duration = Duration::from_secs(31);
 
 /// Each request's time and, when it failed, what it answered.
-type Timed = Mutex<Vec<(Duration, Option<String>)>>;
+/// Each request: the field it asked for, how long it took, and its error if any.
+type Timed = Mutex<Vec<(&'static str, Duration, Option<String>)>>;
 
 /// A field of /proc/PID/status (in kB for memory), or the number of open descriptors.
 fn proc_status(pid: u32, field: &str) -> u64 {
@@ -885,7 +886,7 @@ async fn soak_at_a_fixed_rate() {
                     results
                         .lock()
                         .expect("results")
-                        .push((asked.elapsed(), error));
+                        .push((field, asked.elapsed(), error));
                     next += period;
                     if let Some(wait) = next.checked_duration_since(Instant::now()) {
                         std::thread::sleep(wait);
@@ -909,12 +910,15 @@ async fn soak_at_a_fixed_rate() {
     let open = subscribers_metric(port);
 
     let results = results.lock().expect("results").clone();
-    let errors: Vec<&String> = results.iter().filter_map(|(_, e)| e.as_ref()).collect();
-    let mut latencies: Vec<Duration> = results.iter().map(|(t, _)| *t).collect();
+    let errors: Vec<&String> = results.iter().filter_map(|(_, _, e)| e.as_ref()).collect();
+    let mut latencies: Vec<Duration> = results.iter().map(|(_, t, _)| *t).collect();
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     // The subscriptions kept up: each praise reached the village's event feed.
-    let praised = results.len() / 4;
+    let praised = results
+        .iter()
+        .filter(|(field, _, error)| *field == "givePraise" && error.is_none())
+        .count();
     let mut delivered = 0;
     while let Ok(Some(_)) =
         tokio::time::timeout(Duration::from_millis(500), subscriptions[0].recv()).await
@@ -942,8 +946,8 @@ async fn soak_at_a_fixed_rate() {
         "the four subscriptions, and no churned connection left open"
     );
     assert!(
-        delivered + 5 >= praised,
-        "the village's feed delivered {delivered} events for about {praised} praises"
+        delivered >= praised,
+        "the village's feed delivered {delivered} events for {praised} praises"
     );
     assert!(
         end_fds <= start_fds + 8,

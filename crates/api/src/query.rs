@@ -392,7 +392,7 @@ impl Query {
                 .ok_or_else(|| ApiError::invalid("游标无效"))?,
         };
         reached(api, "audit_trail", min_position).await?;
-        let mut rows = audit_trail::trail(&api.db, &region, after_position, limit + 1)
+        let mut rows = audit_trail::trail(&api.store, &api.db, &region, after_position, limit + 1)
             .await
             .map_err(ApiError::from)?;
         let has_next = rows.len() as i64 > limit;
@@ -403,28 +403,9 @@ impl Query {
             .field("node")
             .field("payload")
             .exists();
-        // One read for the page's payloads, not one per event.
-        let mut payloads = std::collections::HashMap::new();
-        if wants_payload {
-            let positions: Vec<u64> = rows
-                .iter()
-                .filter_map(|e| u64::try_from(e.position).ok())
-                .collect();
-            for event in api
-                .store
-                .read_positions(&positions)
-                .await
-                .map_err(ApiError::from)?
-            {
-                payloads.insert(event.position, event.payload);
-            }
-        }
         let mut connection = Connection::new(after_position > 0, has_next);
         connection.edges.extend(rows.into_iter().map(|e| {
-            let payload = u64::try_from(e.position)
-                .ok()
-                .and_then(|p| payloads.remove(&p))
-                .map(async_graphql::Json);
+            let payload = wants_payload.then(|| async_graphql::Json(e.payload.clone()));
             Edge::new(
                 e.position.to_string(),
                 TrailEvent {

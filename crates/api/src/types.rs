@@ -522,7 +522,7 @@ pub struct TrailEvent {
     pub recorded_at: String,
     pub prev_hash: String,
     pub hash: String,
-    /// The event's content as stored (fetched for the whole page in one read, only when
+    /// The event's content (read with the page's events, in one read, and sent only when
     /// asked for).
     pub payload: Option<async_graphql::Json<serde_json::Value>>,
 }

@@ -41,18 +41,21 @@ const TABLES: &[Table] = &[
                   awarded_at text, milestones bigint not null, completed_at text, completion_note text, \
                   cancelled_at text, cancelled_reason text, position bigint not null, primary key (listing))",
         indexes: &["(town, stage)", "(county, stage)"],
+        lookups: &[],
     },
     Table {
         name: "listing_criteria",
         columns: "(listing text not null, seq bigint not null, name text not null, weight bigint not null, \
                   primary key (listing, seq))",
         indexes: &[],
+        lookups: &[],
     },
     Table {
         name: "listing_eligible",
         columns: "(listing text not null, village text not null, town text not null, position bigint not null, \
                   primary key (listing, village))",
         indexes: &["(village)"],
+        lookups: &[],
     },
     Table {
         name: "bids",
@@ -63,6 +66,7 @@ const TABLES: &[Table] = &[
                   withdrawn_reason text, rank bigint, score_centi bigint, weighted_total bigint, \
                   position bigint not null, primary key (listing, village))",
         indexes: &["(village)"],
+        lookups: &[],
     },
     Table {
         name: "bid_events",
@@ -70,12 +74,14 @@ const TABLES: &[Table] = &[
                   revision bigint, statement text, attachments bigint, reason text, at text not null, \
                   by_person text not null, primary key (listing, position))",
         indexes: &["(village)"],
+        lookups: &[],
     },
     Table {
         name: "bid_scores",
         columns: "(listing text not null, village text not null, member text not null, seq bigint not null, \
                   score bigint not null, primary key (listing, village, member, seq))",
         indexes: &[],
+        lookups: &[],
     },
     Table {
         name: "listing_milestones",
@@ -83,6 +89,7 @@ const TABLES: &[Table] = &[
                   reached_at text not null, evidence bigint not null, reported_at text not null, \
                   primary key (listing, seq))",
         indexes: &[],
+        lookups: &[],
     },
 ];
 

@@ -20,6 +20,7 @@ const TABLES: &[Table] = &[
                   level text not null, kind text not null, effective_from text not null, effective_to text, \
                   version bigint not null, primary key (catalogue, code))",
         indexes: &[],
+        lookups: &[],
     },
     Table {
         name: "catalogue_versions",
@@ -27,6 +28,7 @@ const TABLES: &[Table] = &[
                   reason text, changed_by text not null, recorded_at text not null, position bigint not null, \
                   primary key (catalogue, version))",
         indexes: &[],
+        lookups: &[],
     },
 ];
 

@@ -21,12 +21,14 @@ const TABLES: &[Table] = &[
         name: "directory_regions",
         columns: "(region text primary key, level text not null, name text not null, parent text)",
         indexes: &["(parent)"],
+        lookups: &[],
     },
     Table {
         name: "directory_people",
         columns: "(person text primary key, name text not null, role text not null, role_json text not null, \
                   scope text not null, active bigint not null, position bigint not null)",
         indexes: &["(scope)"],
+        lookups: &[],
     },
 ];
 

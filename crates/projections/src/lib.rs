@@ -26,6 +26,7 @@
 use std::sync::Arc;
 
 pub mod audit_trail;
+pub mod batch;
 pub mod bid_board;
 pub mod catalogue;
 pub mod directory;

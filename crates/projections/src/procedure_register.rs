@@ -49,6 +49,7 @@ const TABLES: &[Table] = &[
             "(town, completed_on)",
             "(county, completed_on)",
         ],
+        lookups: &[],
     },
     Table {
         name: "procedure_steps",
@@ -59,6 +60,7 @@ const TABLES: &[Table] = &[
                   returns bigint not null, recorded_by text, recorded_at text, position bigint not null, \
                   primary key (procedure, step_no))",
         indexes: &["(village)"],
+        lookups: &[],
     },
     Table {
         name: "procedure_evidence",
@@ -66,6 +68,7 @@ const TABLES: &[Table] = &[
                   kind text not null, sha256 text not null, name text not null, \
                   primary key (procedure, step_no, seq))",
         indexes: &["(village)"],
+        lookups: &[],
     },
     Table {
         name: "procedure_returns",
@@ -74,6 +77,7 @@ const TABLES: &[Table] = &[
                   missing text not null, reason text not null, returned_by text not null, \
                   returned_at text not null, primary key (procedure, position))",
         indexes: &["(village)"],
+        lookups: &[],
     },
 ];
 

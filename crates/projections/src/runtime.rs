@@ -11,6 +11,11 @@
 //! points the view and `projection_active` at it and drops the old tables. (The old build
 //! serves as it stood: its code is gone, so it is not advanced meanwhile.)
 //!
+//! **Writing.** A batch's statements go to the database grouped, many rows to a statement,
+//! with the outcome of running them one by one ([`crate::batch`]). A build being written has
+//! only its primary keys and the indexes its own statements look up by
+//! ([`Table::lookups`]); the indexes for readers are made when it is served, one pass each.
+//!
 //! **Checkpoints.** Each build's position (the last global position applied) is in
 //! `projection_builds` and is moved in the same transaction as the rows, guarded by the
 //! position it moves from (`… where position = $old`): a crash never skips nor applies
@@ -27,7 +32,6 @@
 //! build (`state = 'failed'`, the error naming the position and event type); the others go
 //! on, each in its own task.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,6 +39,7 @@ use sqlx::Connection;
 use tokio_util::sync::CancellationToken;
 use xingcun_store::{EventLog, RecordedEvent, Store, StoreError};
 
+use crate::batch::Planner;
 use crate::sql::{Arg, ReadDb, ReadTx, Stmt, int, text};
 
 /// Events read per batch (and applied per transaction).
@@ -48,8 +53,12 @@ pub struct Table {
     pub name: &'static str,
     /// `(column type, …, primary key (…))`.
     pub columns: &'static str,
-    /// Extra indexes: `(col, col)` each.
+    /// Indexes for readers, `(col, col)` each: made when a build is served, in one pass
+    /// each, rather than kept up row by row while the whole history is folded into it.
     pub indexes: &'static [&'static str],
+    /// Indexes the projection's own statements look rows up by (a lookup that is not by
+    /// the primary key): made with the table.
+    pub lookups: &'static [&'static str],
 }
 
 /// A read model folded from the log.
@@ -298,10 +307,12 @@ impl Runtime {
             let name = self.build_table(table.name, build);
             tx.execute(&format!("drop table if exists {name}"), &[])
                 .await?;
+            // The primary key and the lookups while the build is written; the indexes for
+            // readers come when it is served (`activate`).
             tx.execute(&format!("create table {name} {}", table.columns), &[])
                 .await?;
-            for (i, columns) in table.indexes.iter().enumerate() {
-                let index = format!("{}_b{build}_i{i}", table.name);
+            for (i, columns) in table.lookups.iter().enumerate() {
+                let index = format!("{}_b{build}_l{i}", table.name);
                 tx.execute(&format!("create index {index} on {name} {columns}"), &[])
                     .await?;
             }
@@ -433,10 +444,8 @@ impl Runtime {
         Ok(Step::Advanced { to, applied })
     }
 
-    /// Run a batch's statements in order. Consecutive inserts of one shape that do nothing
-    /// on conflict go as one multi-row insert (up to [`MAX_ROWS_PER_INSERT`] rows): order is
-    /// kept (any other statement ends the run), and the outcome is the same as one by one,
-    /// because such an insert never changes a row another row of it touches.
+    /// Run a batch's statements with the outcome of running them in order, in as few
+    /// round trips as that allows ([`crate::batch`]).
     async fn execute_all(
         &self,
         tx: &mut ReadTx,
@@ -444,41 +453,12 @@ impl Runtime {
         build: i64,
         stmts: &[Stmt],
     ) -> Result<(), StoreError> {
-        let mut sql_of: HashMap<(&'static str, usize), String> = HashMap::new();
         let fill = |sql: &str| {
             p.tables().iter().fold(sql.to_owned(), |sql, t| {
                 sql.replace(&format!("{{{}}}", t.name), &self.build_table(t.name, build))
             })
         };
-        let mut i = 0;
-        while i < stmts.len() {
-            let stmt = &stmts[i];
-            let mut rows = 1;
-            if let Some(shape) = InsertShape::of(stmt.sql) {
-                let most = MAX_ROWS_PER_INSERT.min(MAX_BINDS / shape.columns.max(1));
-                while i + rows < stmts.len() && rows < most && stmts[i + rows].sql == stmt.sql {
-                    rows += 1;
-                }
-                if rows > 1 {
-                    let sql = sql_of
-                        .entry((stmt.sql, rows))
-                        .or_insert_with(|| fill(&shape.rows(rows)));
-                    let args: Vec<Arg> = stmts[i..i + rows]
-                        .iter()
-                        .flat_map(|s| s.args.iter().cloned())
-                        .collect();
-                    tx.execute(sql, &args).await?;
-                    i += rows;
-                    continue;
-                }
-            }
-            let sql = sql_of
-                .entry((stmt.sql, 1))
-                .or_insert_with(|| fill(stmt.sql));
-            tx.execute(sql, &stmt.args).await?;
-            i += 1;
-        }
-        Ok(())
+        Planner::new(p.tables()).run(tx, stmts, &fill).await
     }
 
     /// Serve `build`: point the views and `projection_active` at it, drop the build it
@@ -490,6 +470,21 @@ impl Runtime {
             .into_iter()
             .filter(|b| b.build != build.build && (b.active || b.build < build.build))
             .collect();
+        // The readers' indexes first, in a transaction of their own, so that the swap
+        // below holds the views for no longer than it takes to point them.
+        let mut tx = self.db.begin().await?;
+        for table in p.tables() {
+            let name = self.build_table(table.name, build.build);
+            for (i, columns) in table.indexes.iter().enumerate() {
+                let index = format!("{}_b{}_i{i}", table.name, build.build);
+                tx.execute(
+                    &format!("create index if not exists {index} on {name} {columns}"),
+                    &[],
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
         let mut tx = self.db.begin().await?;
         for table in p.tables() {
             let view = self.db.qualified(table.name);
@@ -544,13 +539,38 @@ impl Runtime {
         for p in &self.projections {
             builds.push(self.build_to_write(p.as_ref(), fresh).await?);
         }
-        loop {
-            let from = builds.iter().map(|b| b.position).min().unwrap_or(0);
-            let events = self.store.read_all(from, BATCH).await?;
-            let Some(last) = events.last() else { break };
+        // PostgreSQL writes the read models side by side, each on its own connection, and
+        // the next batch is read meanwhile; SQLite has one write lock for the read file, so
+        // there they take turns.
+        let side_by_side = matches!(self.db, ReadDb::Postgres(_));
+        let from = builds.iter().map(|b| b.position).min().unwrap_or(0);
+        let mut events = self.store.read_all(from, BATCH).await?;
+        while let Some(last) = events.last() {
             let to = last.position;
-            for (p, build) in self.projections.iter().zip(builds.iter_mut()) {
-                match self.apply_batch(p.as_ref(), build, &events).await {
+            let outcomes = if side_by_side {
+                let (outcomes, next) = tokio::join!(
+                    futures_util::future::join_all(
+                        self.projections
+                            .iter()
+                            .zip(builds.iter())
+                            .map(|(p, build)| self.apply_batch(p.as_ref(), build, &events)),
+                    ),
+                    self.store.read_all(to, BATCH),
+                );
+                events = next?;
+                outcomes
+            } else {
+                let mut outcomes = Vec::with_capacity(builds.len());
+                for (p, build) in self.projections.iter().zip(builds.iter()) {
+                    outcomes.push(self.apply_batch(p.as_ref(), build, &events).await);
+                }
+                events = self.store.read_all(to, BATCH).await?;
+                outcomes
+            };
+            for ((p, build), outcome) in
+                self.projections.iter().zip(builds.iter_mut()).zip(outcomes)
+            {
+                match outcome {
                     Ok(Step::Advanced { to, .. }) => build.position = to,
                     Ok(Step::Level) => {}
                     Ok(Step::Moved) => {
@@ -561,6 +581,11 @@ impl Runtime {
                         return Err(e);
                     }
                 }
+            }
+            let next_from = builds.iter().map(|b| b.position).min().unwrap_or(0);
+            if next_from != to {
+                // A build was moved by another runner: read from where the slowest stands.
+                events = self.store.read_all(next_from, BATCH).await?;
             }
             progress(Progress {
                 position: to,
@@ -852,59 +877,6 @@ async fn drop_build(
     Ok(())
 }
 
-/// Most rows one multi-row insert carries.
-pub const MAX_ROWS_PER_INSERT: usize = 500;
-/// Most values bound to one statement (SQLite allows 32,766; PostgreSQL 65,535).
-const MAX_BINDS: usize = 30_000;
-
-/// `insert into {t} (cols) values ($1, …, $n) on conflict … do nothing`: an insert that
-/// can carry many rows. Recognised from its text; anything else runs as written.
-struct InsertShape<'a> {
-    head: &'a str,
-    tail: &'a str,
-    columns: usize,
-}
-
-impl<'a> InsertShape<'a> {
-    fn of(sql: &'a str) -> Option<Self> {
-        if !sql.starts_with("insert into ") || !sql.ends_with("do nothing") {
-            return None;
-        }
-        let (head, rest) = sql.split_once(" values (")?;
-        let (tuple, tail) = rest.split_once(')')?;
-        let placeholders: Vec<&str> = tuple.split(',').map(str::trim).collect();
-        let in_order = placeholders
-            .iter()
-            .enumerate()
-            .all(|(i, p)| *p == format!("${}", i + 1));
-        in_order.then_some(InsertShape {
-            head,
-            tail,
-            columns: placeholders.len(),
-        })
-    }
-
-    /// The same insert for `rows` rows, placeholders numbered on.
-    fn rows(&self, rows: usize) -> String {
-        let mut sql = format!("{} values ", self.head);
-        for r in 0..rows {
-            if r > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            for c in 0..self.columns {
-                if c > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("${}", r * self.columns + c + 1));
-            }
-            sql.push(')');
-        }
-        sql.push_str(self.tail);
-        sql
-    }
-}
-
 /// The right to run one projection (PostgreSQL): a session advisory lock held on a
 /// connection of its own. SQLite needs none (see the module doc).
 enum Leader {
@@ -970,27 +942,4 @@ pub fn decode<T: serde::de::DeserializeOwned>(event: &RecordedEvent) -> Result<T
 /// An `Arg` for a text column.
 pub fn t(s: impl Into<String>) -> Arg {
     Arg::Text(s.into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::InsertShape;
-
-    #[test]
-    fn do_nothing_inserts_take_many_rows() {
-        let sql = "insert into {t} (a, b) values ($1, $2) on conflict (a) do nothing";
-        let shape = InsertShape::of(sql).expect("groupable");
-        assert_eq!(
-            shape.rows(2),
-            "insert into {t} (a, b) values ($1, $2), ($3, $4) on conflict (a) do nothing"
-        );
-        assert_eq!(shape.rows(1), sql);
-        for not in [
-            "insert into {t} as x (a) values ($1) on conflict (a) do update set a = x.a + 1",
-            "insert into {t} (a, b) values ($1, 'x') on conflict (a) do nothing",
-            "update {t} set a = $1 where b = $2",
-        ] {
-            assert!(InsertShape::of(not).is_none(), "{not}");
-        }
-    }
 }

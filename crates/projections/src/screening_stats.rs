@@ -20,12 +20,14 @@ const TABLES: &[Table] = &[
         columns: "(town text not null, county text not null, month text not null, reason text not null, \
                   category text not null, rejected bigint not null, primary key (town, month, reason, category))",
         indexes: &["(county, month)"],
+        lookups: &[],
     },
     Table {
         name: "villages_reached",
         columns: "(town text not null, county text not null, month text not null, assignments bigint not null, \
                   primary key (town, month))",
         indexes: &["(county, month)"],
+        lookups: &[],
     },
 ];
 

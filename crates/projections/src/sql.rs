@@ -166,12 +166,21 @@ impl ReadDb {
     }
 
     /// Begin a transaction (SQLite: taking the write lock up front).
+    ///
+    /// On PostgreSQL its commit does not wait for the WAL to reach the disk
+    /// (`synchronous_commit = off`, for this transaction only): read models are disposable,
+    /// and a build's rows and its position commit together, so a crash of PostgreSQL loses
+    /// at most the last batches of both, which are then applied again. The log's own
+    /// appends keep waiting for the disk, and no longer queue behind the read models' flushes.
     pub async fn begin(&self) -> Result<ReadTx, StoreError> {
         Ok(match self {
             ReadDb::Sqlite(pool) => {
                 ReadTx::Sqlite(xingcun_store::sqlite::SqliteTx::begin(pool).await?)
             }
-            ReadDb::Postgres(pool) => ReadTx::Postgres(pool.begin().await?),
+            ReadDb::Postgres(pool) => ReadTx::Postgres(
+                pool.begin_with("begin; set local synchronous_commit = off")
+                    .await?,
+            ),
         })
     }
 
@@ -255,6 +264,15 @@ impl ReadDb {
 impl ReadTx {
     /// Run one statement; returns the rows it affected.
     pub async fn execute(&mut self, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {
+        self.execute_iter(sql, args.iter()).await
+    }
+
+    /// Run one statement whose values come from an iterator (many rows' values, borrowed).
+    pub async fn execute_iter<'a>(
+        &mut self,
+        sql: &str,
+        args: impl Iterator<Item = &'a Arg>,
+    ) -> Result<u64, StoreError> {
         let sql = AssertSqlSafe(sql.to_owned());
         Ok(match self {
             ReadTx::Sqlite(tx) => bind_all!(sqlx::query(sql), args)

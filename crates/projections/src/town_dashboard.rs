@@ -47,6 +47,7 @@ const TABLES: &[Table] = &[
                   withdrawn_reason text, kept_villages bigint, updated_at text not null, \
                   position bigint not null, primary key (task))",
         indexes: &["(town, status)", "(town, category)", "(town, leader)"],
+        lookups: &[],
     },
     Table {
         name: "town_task_villages",
@@ -55,6 +56,7 @@ const TABLES: &[Table] = &[
                   submitted_at text, accepted_at text, on_time bigint, withdrawn_at text, \
                   updated_at text not null, position bigint not null, primary key (task, village))",
         indexes: &["(town, task)"],
+        lookups: &[],
     },
     Table {
         name: "town_duplicates",
@@ -62,6 +64,7 @@ const TABLES: &[Table] = &[
                   town text not null, matter_code text not null, flagged_at text not null, \
                   position bigint not null, primary key (task, village, duplicate_of, stage))",
         indexes: &["(town, flagged_at)"],
+        lookups: &[],
     },
 ];
 

@@ -26,6 +26,7 @@ const TABLES: &[Table] = &[Table {
               returns bigint not null, last_return_reason text, withdrawn_reason text, \
               updated_at text not null, position bigint not null, primary key (village, task))",
     indexes: &["(village, deadline)", "(town, status)"],
+    lookups: &[],
 }];
 
 const ISSUED: &str = "insert into {village_board} (task, village, town, title, category, matter_code, score, \

@@ -244,7 +244,7 @@ async fn read_models_match_the_log(store: Store, clock: ManualClock) {
     let mut got = Vec::new();
     let mut after = 0;
     loop {
-        let page = audit_trail::trail(db, village, after, 50)
+        let page = audit_trail::trail(&store, db, village, after, 50)
             .await
             .expect("trail");
         let Some(last) = page.last() else { break };
@@ -2651,3 +2651,106 @@ async fn wait_for(db: &ReadDb, scope: &str, period: &str, want: Vec<(i64, String
     .await;
     assert!(seen.is_ok(), "the board never read {want:?}");
 }
+
+const GROUPED: &[xingcun_projections::runtime::Table] = &[
+    xingcun_projections::runtime::Table {
+        name: "g",
+        columns: "(a text not null, b bigint not null, n bigint not null, s text, \
+                  primary key (a, b))",
+        indexes: &[],
+        lookups: &[],
+    },
+    xingcun_projections::runtime::Table {
+        name: "h",
+        columns: "(k text not null, n bigint not null, primary key (k))",
+        indexes: &[],
+        lookups: &[],
+    },
+];
+
+/// The statements of a made-up read model over `{g}` and `{h}`: every kind the batch
+/// planner groups, and barriers (several rows, or another table read) between them.
+const G_INSERT: &str =
+    "insert into {g} (a, b, n, s) values ($1, $2, 0, $3) on conflict (a, b) do nothing";
+const G_COUNT: &str = "insert into {g} as x (a, b, n, s) values ($1, $2, 1, null) \
+     on conflict (a, b) do update set n = x.n + 1";
+const G_SET: &str = "update {g} set s = $1, n = case when s = 'hold' then n else n * 2 end \
+     where a = $2 and b = $3";
+const G_BUMP: &str = "update {g} set n = n + $1 where b = $2 and a = 'x'";
+const G_ALL_OF_A: &str = "update {g} set n = n - 1 where a = $1";
+const G_COPY: &str = "update {g} set s = (select max(s) from {g}) where a = $1 and b = $2";
+const H_COUNT: &str =
+    "insert into {h} as x (k, n) values ($1, 1) on conflict (k) do update set n = x.n + 1";
+const G_FROM_H: &str = "update {g} set n = n + coalesce((select n from {h} where k = $1), 0) \
+     where a = $1 and b = $2";
+
+/// Many statements run through the batch planner leave the same rows as the same
+/// statements run one by one, in order.
+async fn grouped_statements_match_one_by_one(store: Store, _clock: ManualClock) {
+    use xingcun_projections::batch::Planner;
+    use xingcun_projections::sql::Stmt;
+    let db = ReadDb::for_store(&store).await.expect("read db");
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let mut stmts = Vec::new();
+    for i in 0..3_000 {
+        let a = ["x", "y", "z"][next(3) as usize].to_owned();
+        let b = next(40) as i64;
+        let s = ["hold", "go", "o'clock"][next(3) as usize].to_owned();
+        let stmt = match next(100) {
+            0..25 => Stmt::new(G_INSERT, vec![a.into(), b.into(), s.into()]),
+            25..45 => Stmt::new(G_COUNT, vec![a.into(), b.into()]),
+            45..65 => Stmt::new(G_SET, vec![s.into(), a.into(), b.into()]),
+            65..80 => Stmt::new(G_BUMP, vec![(i as i64).into(), b.into()]),
+            80..90 => Stmt::new(H_COUNT, vec![a.into()]),
+            90..96 => Stmt::new(G_FROM_H, vec![a.into(), b.into()]),
+            96..98 => Stmt::new(G_ALL_OF_A, vec![a.into()]),
+            _ => Stmt::new(G_COPY, vec![a.into(), b.into()]),
+        };
+        stmts.push(stmt);
+    }
+    let mut contents = Vec::new();
+    for (suffix, grouped) in [("one", false), ("many", true)] {
+        let g = db.qualified(&format!("g_{suffix}"));
+        let h = db.qualified(&format!("h_{suffix}"));
+        for (name, table) in [(&g, &GROUPED[0]), (&h, &GROUPED[1])] {
+            db.execute(&format!("drop table if exists {name}"), &[])
+                .await
+                .expect("drop");
+            db.execute(&format!("create table {name} {}", table.columns), &[])
+                .await
+                .expect("create");
+        }
+        let fill = |sql: &str| sql.replace("{g}", &g).replace("{h}", &h);
+        let mut tx = db.begin().await.expect("begin");
+        if grouped {
+            Planner::new(GROUPED)
+                .run(&mut tx, &stmts, &fill)
+                .await
+                .expect("grouped");
+        } else {
+            for stmt in &stmts {
+                tx.execute(&fill(stmt.sql), &stmt.args).await.expect("one");
+            }
+        }
+        tx.commit().await.expect("commit");
+        let rows = db
+            .fetch(&format!("select a, b, n, s from {g} order by a, b"), &[])
+            .await
+            .expect("rows");
+        let counts = db
+            .fetch(&format!("select k, n from {h} order by k"), &[])
+            .await
+            .expect("rows");
+        assert!(rows.len() > 50, "the statements made rows");
+        contents.push((rows, counts));
+    }
+    assert_eq!(contents[0], contents[1]);
+}
+
+both!(grouped_statements, grouped_statements_match_one_by_one);

@@ -134,6 +134,7 @@ const TABLES: &[Table] = &[
                   primary key (board, subject, village, period))",
         // A county's or the city's board reads the period's rows of this index's prefix.
         indexes: &["(board, period, town)"],
+        lookups: &[],
     },
     Table {
         name: "leaderboard_praise",
@@ -141,6 +142,7 @@ const TABLES: &[Table] = &[
                   points bigint not null, given_at text not null, withdrawn_at text, \
                   primary key (praise, period))",
         indexes: &[],
+        lookups: &[],
     },
     Table {
         name: "leaderboard_ratings",
@@ -149,24 +151,29 @@ const TABLES: &[Table] = &[
                   score_sum bigint not null, raters bigint not null, position bigint not null, \
                   primary key (village, period, dimension))",
         indexes: &["(year, town)"],
+        lookups: &[],
     },
     Table {
         name: "leaderboard_index_versions",
         columns: "(scope text not null, version bigint not null, dimensions text not null, \
                   published_at text not null, position bigint not null, primary key (scope, version))",
         indexes: &[],
+        lookups: &[],
     },
     Table {
         name: "leaderboard_subjects",
         columns: "(kind text not null, id text not null, name text not null, scope text not null, role text, \
                   grid text, active bigint not null, position bigint not null, primary key (kind, id))",
-        indexes: &["(grid, active)", "(role, scope)"],
+        indexes: &["(role, scope)"],
+        // `ADD_TO_GRID_LEADER` finds a grid's leader by it while the build is written.
+        lookups: &["(grid, active)"],
     },
     Table {
         name: "leaderboard_leads",
         columns: "(kind text not null, key text not null, person text not null, village text not null, \
                   position bigint not null, primary key (kind, key))",
         indexes: &[],
+        lookups: &[],
     },
 ];
 
@@ -221,15 +228,14 @@ macro_rules! periods {
     };
 }
 
-/// A fact for a subject the event names, in its three periods (one statement, three rows):
-/// `$1` the board, `$2` the subject, `$3..=$19` [`Fact::values`], `$20..=$22` the periods.
+/// A fact for a subject the event names, in one period (one row, so that a batch's
+/// facts go to `leaderboard_points` many rows to a statement): `$1` the board, `$2` the
+/// subject, `$3` the village, `$4` the period, `$5..=$20` the rest of [`Fact::values`].
 const ADD: &str = concat!(
     "insert into {leaderboard_points} as x (",
     point_columns!(),
-    ") select $1, $2, $3, per.period, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-     $16, $17, $18, $19 from ",
-    periods!("$20", "$21", "$22"),
-    " where 1 = 1",
+    ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+     $18, $19, $20)",
     add_to_row!()
 );
 /// A fact for the cadre who led a procedure or a bid (`leaderboard_leads`): [`Fact::values`],
@@ -386,17 +392,18 @@ fn add(
     let places = Places::of(village);
     let values = fact.values(&places, at);
     let periods: Vec<Arg> = Period::of(when).iter().map(|p| t(p.to_string())).collect();
-    let direct = |board: &str, subject: &str| {
-        let mut args = vec![t(board), t(subject)];
-        args.extend(values.iter().cloned());
-        args.extend(periods.iter().cloned());
-        Stmt::new(ADD, args)
+    let direct = |out: &mut Vec<Stmt>, board: &str, subject: &str| {
+        for period in &periods {
+            let mut args = vec![t(board), t(subject), values[0].clone(), period.clone()];
+            args.extend(values[1..].iter().cloned());
+            out.push(Stmt::new(ADD, args));
+        }
     };
-    out.push(direct("village", &places.village));
+    direct(out, "village", &places.village);
     let mut args = values.clone();
     let sql = match &cadre {
         Credit::Nobody => return,
-        Credit::Person(person) => return out.push(direct("cadre", person)),
+        Credit::Person(person) => return direct(out, "cadre", person),
         Credit::Lead(kind, key) => {
             args.extend(periods);
             args.extend([t(*kind), t(key.as_str())]);
@@ -752,7 +759,9 @@ impl Projection for Leaderboard {
         "leaderboard"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: the grid index of `leaderboard_subjects` is made with the table, the others
+        // when a build is served.
+        2
     }
     fn categories(&self) -> &'static [&'static str] {
         &[
