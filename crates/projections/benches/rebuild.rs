@@ -59,12 +59,20 @@ async fn main() {
         .await
         .expect("runtime");
     let all_started = Instant::now();
-    let each: &[_] = if std::env::var_os("BENCH_ONLY_ALL").is_some() {
-        &[]
-    } else {
-        runtime.projections()
-    };
-    for p in each {
+    // BENCH_ONLY_ALL: only the one pass; BENCH_PROJECTIONS=a,b: only these, alone.
+    let only: Option<Vec<String>> = std::env::var("BENCH_PROJECTIONS")
+        .ok()
+        .map(|names| names.split(',').map(str::to_owned).collect());
+    let each: Vec<_> = runtime
+        .projections()
+        .iter()
+        .filter(|_| std::env::var_os("BENCH_ONLY_ALL").is_none())
+        .filter(|p| {
+            only.as_ref()
+                .is_none_or(|names| names.iter().any(|n| n == p.name()))
+        })
+        .collect();
+    for p in &each {
         let started = Instant::now();
         runtime
             .catch_up_one(p.as_ref(), true, &mut |_| {})
@@ -86,6 +94,9 @@ async fn main() {
             secs,
             head as f64 / secs,
         );
+    }
+    if only.is_some() {
+        return;
     }
     let started = Instant::now();
     runtime

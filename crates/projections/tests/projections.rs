@@ -2678,6 +2678,7 @@ const G_SET: &str = "update {g} set s = $1, n = case when s = 'hold' then n else
      where a = $2 and b = $3";
 const G_BUMP: &str = "update {g} set n = n + $1 where b = $2 and a = 'x'";
 const G_ALL_OF_A: &str = "update {g} set n = n - 1 where a = $1";
+const G_NOTE: &str = "update {g} set s = $1 where a = $2";
 const G_COPY: &str = "update {g} set s = (select max(s) from {g}) where a = $1 and b = $2";
 const H_COUNT: &str =
     "insert into {h} as x (k, n) values ($1, 1) on conflict (k) do update set n = x.n + 1";
@@ -2709,7 +2710,8 @@ async fn grouped_statements_match_one_by_one(store: Store, _clock: ManualClock) 
             65..80 => Stmt::new(G_BUMP, vec![(i as i64).into(), b.into()]),
             80..90 => Stmt::new(H_COUNT, vec![a.into()]),
             90..96 => Stmt::new(G_FROM_H, vec![a.into(), b.into()]),
-            96..98 => Stmt::new(G_ALL_OF_A, vec![a.into()]),
+            96 => Stmt::new(G_ALL_OF_A, vec![a.into()]),
+            97 => Stmt::new(G_NOTE, vec![s.into(), a.into()]),
             _ => Stmt::new(G_COPY, vec![a.into(), b.into()]),
         };
         stmts.push(stmt);
