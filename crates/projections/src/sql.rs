@@ -286,6 +286,10 @@ impl ReadTx {
         })
     }
 
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, ReadTx::Postgres(_))
+    }
+
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
             ReadTx::Sqlite(tx) => tx.commit().await?,
