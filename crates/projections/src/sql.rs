@@ -157,6 +157,24 @@ impl ReadDb {
         Ok(ReadDb::Sqlite(pool))
     }
 
+    /// Vacuum and analyze a table (PostgreSQL), or analyze it (SQLite). Outside any
+    /// transaction.
+    pub async fn maintain(&self, table: &str) -> Result<(), StoreError> {
+        match self {
+            ReadDb::Sqlite(pool) => {
+                sqlx::raw_sql(AssertSqlSafe(format!("analyze {table}")))
+                    .execute(pool)
+                    .await?;
+            }
+            ReadDb::Postgres(pool) => {
+                sqlx::raw_sql(AssertSqlSafe(format!("vacuum (analyze) {table}")))
+                    .execute(pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// A table's name in SQL, qualified by the schema on PostgreSQL.
     pub fn qualified(&self, table: &str) -> String {
         match self {
