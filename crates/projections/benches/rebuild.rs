@@ -63,10 +63,11 @@ async fn main() {
     let only: Option<Vec<String>> = std::env::var("BENCH_PROJECTIONS")
         .ok()
         .map(|names| names.split(',').map(str::to_owned).collect());
+    let only_all = std::env::var_os("BENCH_ONLY_ALL").is_some();
     let each: Vec<_> = runtime
         .projections()
         .iter()
-        .filter(|_| std::env::var_os("BENCH_ONLY_ALL").is_none())
+        .filter(|_| !only_all)
         .filter(|p| {
             only.as_ref()
                 .is_none_or(|names| names.iter().any(|n| n == p.name()))
