@@ -103,6 +103,11 @@ enum Command {
         /// Rebuild every read model.
         #[arg(long, conflicts_with = "names")]
         all: bool,
+        /// With --all on PostgreSQL: write at most this many read models at once. By
+        /// default all of them while the log is quiet, and one at a time while a server is
+        /// appending to it, so that commands do not wait on the rebuild.
+        #[arg(long, requires = "all", value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
     },
     /// Write the log as JSON Lines (one event per line, then an end-of-log trailer).
     Export {
@@ -321,13 +326,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             serve::serve(store, listen, shutdown_signal(), Vec::new()).await
         }
-        Command::Rebuild { names, all } => {
+        Command::Rebuild { names, all, jobs } => {
             refuse_foreign_tables(url, cli.allow_foreign_tables).await?;
             let store = Store::connect(url, clock())
                 .await
                 .context("opening the event store")?;
             let mut interrupt = interrupt.take().context("interrupt handler")?;
-            rebuild(store, names, all, &mut interrupt).await
+            let pace = jobs.map_or(xingcun_projections::Pace::Auto, |n| {
+                xingcun_projections::Pace::Width(n.into())
+            });
+            rebuild(store, names, all, pace, &mut interrupt).await
         }
         Command::Migrate => {
             refuse_foreign_tables(url, cli.allow_foreign_tables).await?;
@@ -425,6 +433,7 @@ async fn rebuild(
     store: Store,
     names: Vec<String>,
     all: bool,
+    pace: xingcun_projections::Pace,
     interrupt: &mut Interrupt,
 ) -> anyhow::Result<ExitCode> {
     let runtime = tokio::select! {
@@ -470,7 +479,7 @@ async fn rebuild(
                 draw("all", progress);
             }
         };
-        let rebuilt = runtime.catch_up_all(true, &mut report);
+        let rebuilt = runtime.catch_up_all_paced(true, pace, &mut report);
         tokio::select! {
             done = rebuilt => done?,
             () = interrupt.recv() => {

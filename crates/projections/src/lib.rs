@@ -38,7 +38,9 @@ pub mod sql;
 pub mod town_dashboard;
 pub mod village_board;
 
-pub use runtime::{Build, Progress, Projection, ProjectionError, ProjectionStatus, Runtime, Step};
+pub use runtime::{
+    Build, Pace, Progress, Projection, ProjectionError, ProjectionStatus, Runtime, Step,
+};
 pub use sql::ReadDb;
 
 /// Every read model, in the order they are built.
