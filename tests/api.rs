@@ -150,7 +150,8 @@ async fn graphql_over_http_follows_the_specification() {
     assert_eq!(status, 200);
     assert!(
         metrics.contains("xingcun_graphql_requests_total")
-            && metrics.contains("xingcun_projection_lag_events{projection=\"village_board\"}"),
+            && metrics.contains("xingcun_projection_lag_events{projection=\"village_board\"}")
+            && metrics.contains("xingcun_log_group_commits_total{path=\"planned_ahead\"}"),
         "{metrics}"
     );
 }

@@ -235,7 +235,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.api.metrics.render(&lag),
+        state
+            .api
+            .metrics
+            .render(&lag, state.api.store.group_commits()),
     )
 }
 

@@ -7,13 +7,18 @@
 //! - `xingcun_graphql_request_duration_seconds{operation}`: a histogram of their latency;
 //! - `xingcun_events_appended_total`, `xingcun_command_rejections_total{code}`;
 //! - `xingcun_projection_lag_events{projection}`, `xingcun_projection_lag_seconds{projection}`;
-//! - `xingcun_subscribers`: open WebSocket connections.
+//! - `xingcun_subscribers`: open WebSocket connections;
+//! - `xingcun_log_group_commits_total{path}`: this process's group commits to the log,
+//!   `planned_ahead` (one round trip) or `read_first` (planned on a read under the lock:
+//!   the first, and any after another process appended or a command was re-sent).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
+
+use xingcun_store::GroupCommits;
 
 /// Distinct operation names tracked.
 pub const MAX_OPERATIONS: usize = 200;
@@ -98,9 +103,21 @@ impl Metrics {
         self.subscribers.load(Ordering::Relaxed)
     }
 
-    /// The text exposition, with the projections' lag (name, events, seconds).
-    pub fn render(&self, lag: &[(String, u64, i64)]) -> String {
+    /// The text exposition, with the projections' lag (name, events, seconds) and the
+    /// log's group commits.
+    pub fn render(&self, lag: &[(String, u64, i64)], commits: GroupCommits) -> String {
         let mut out = String::new();
+        out.push_str("# HELP xingcun_log_group_commits_total Group commits of this process to the log, by how they were planned.\n# TYPE xingcun_log_group_commits_total counter\n");
+        let _ = writeln!(
+            out,
+            "xingcun_log_group_commits_total{{path=\"planned_ahead\"}} {}",
+            commits.planned_ahead
+        );
+        let _ = writeln!(
+            out,
+            "xingcun_log_group_commits_total{{path=\"read_first\"}} {}",
+            commits.read_first
+        );
         let ops = self
             .operations
             .lock()
@@ -197,7 +214,7 @@ mod tests {
             m.request(Some(&format!("Op{i}")), true, Duration::from_millis(1));
         }
         m.request(Some("bad name\"}"), false, Duration::from_millis(1));
-        let text = m.render(&[]);
+        let text = m.render(&[], GroupCommits::default());
         assert!(
             text.contains("operation=\"other\",outcome=\"ok\"} 50"),
             "{text}"

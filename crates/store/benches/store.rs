@@ -61,12 +61,12 @@ impl Raw {
         match self {
             Raw::Sqlite(pool) => {
                 let mut tx = pool.begin_with("begin immediate").await.expect("begin");
-                let rows = sqlx::query("select stream_version, payload from events where stream_id = ? order by stream_version")
+                let rows = sqlx::query("select stream_version, payload from events where stream_id = ? order by stream_version desc limit 5")
                     .bind(stream)
                     .fetch_all(&mut *tx)
                     .await
                     .expect("read");
-                let v = rows.last().map_or(0, |r| r.get::<i64, _>(0)) + 1;
+                let v = rows.first().map_or(0, |r| r.get::<i64, _>(0)) + 1;
                 sqlx::query(
                     "insert into events (stream_id, category, stream_version, event_id, event_type, schema_version, payload, \
                      metadata, recorded_at, prev_hash, hash) values (?, 'task', ?, ?, 'TaskSigned', 1, ?, ?, ?, '', '')",
@@ -84,12 +84,12 @@ impl Raw {
             }
             Raw::Postgres(pool) => {
                 let mut tx = pool.begin().await.expect("begin");
-                let rows = sqlx::query("select stream_version, payload from events where stream_id = $1 order by stream_version")
+                let rows = sqlx::query("select stream_version, payload from events where stream_id = $1 order by stream_version desc limit 5")
                     .bind(stream)
                     .fetch_all(&mut *tx)
                     .await
                     .expect("read");
-                let v = rows.last().map_or(0, |r| r.get::<i64, _>(0)) + 1;
+                let v = rows.first().map_or(0, |r| r.get::<i64, _>(0)) + 1;
                 sqlx::query(
                     "insert into events (stream_id, category, stream_version, event_id, event_type, schema_version, payload, \
                      metadata, recorded_at, prev_hash, hash) values ($1, 'task', $2, $3, 'TaskSigned', 1, $4::jsonb, $5::jsonb, now(), '', '')",
@@ -280,7 +280,7 @@ impl Raw {
                     .expect("read");
                     let last = rows.last().map(|r| r.get::<i64, _>(0));
                     for r in &rows {
-                        let _: (String, serde_json::Value, serde_json::Value) =
+                        let _: (String, String, String) =
                             (r.get("stream_id"), r.get("payload"), r.get("metadata"));
                     }
                     (rows.len(), last)
@@ -291,6 +291,112 @@ impl Raw {
             after = last;
         }
     }
+}
+
+/// The lean ceiling of issue 15: what a generic event-sourcing framework does, on
+/// PostgreSQL with plain sqlx. A table with only its primary key (an identity) and the
+/// (stream, version) unique index, connections without TLS (`sslmode=disable`), a 300-byte
+/// payload; a command reads the stream's last 5 events and appends 1 in one transaction.
+/// No hash chain, no gap-free order, no idempotency, no log lock. A pool of 16 connections,
+/// as the store's.
+#[derive(Clone)]
+struct Lean(sqlx::PgPool);
+
+impl Lean {
+    async fn open(url: &str) -> Self {
+        use std::str::FromStr;
+        let options = sqlx::postgres::PgConnectOptions::from_str(url)
+            .expect("url")
+            .ssl_mode(sqlx::postgres::PgSslMode::Disable);
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(16)
+            .connect_with(options)
+            .await
+            .expect("lean pool");
+        sqlx::query(
+            "create table lean_events (position bigint generated always as identity primary key, \
+             stream_id text not null, stream_version bigint not null, payload jsonb not null, \
+             unique (stream_id, stream_version))",
+        )
+        .execute(&pool)
+        .await
+        .expect("lean table");
+        Lean(pool)
+    }
+
+    fn payload(i: u64) -> serde_json::Value {
+        let mut p = payload(i);
+        let len = p.to_string().len();
+        p["note"] = json!("x".repeat(300_usize.saturating_sub(len + 10)));
+        p
+    }
+
+    async fn command(&self, stream: &str, i: u64) {
+        let mut tx = self.0.begin().await.expect("begin");
+        let rows = sqlx::query(
+            "select stream_version, payload from lean_events where stream_id = $1 \
+             order by stream_version desc limit 5",
+        )
+        .bind(stream)
+        .fetch_all(&mut *tx)
+        .await
+        .expect("read");
+        let v = rows.first().map_or(0, |r| r.get::<i64, _>(0)) + 1;
+        sqlx::query(
+            "insert into lean_events (stream_id, stream_version, payload) values ($1, $2, $3)",
+        )
+        .bind(stream)
+        .bind(v)
+        .bind(Self::payload(i))
+        .execute(&mut *tx)
+        .await
+        .expect("insert");
+        tx.commit().await.expect("commit");
+    }
+}
+
+/// CPU seconds used so far by this process and by every `postgres` process of the machine
+/// (Linux `/proc`, at 100 ticks a second).
+fn cpu_seconds() -> (f64, f64) {
+    fn ticks(stat: &str) -> f64 {
+        // After the command name in parentheses: state is field 3, utime 14, stime 15.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let get = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        get(11) + get(12)
+    }
+    let own = std::fs::read_to_string("/proc/self/stat").map_or(0.0, |s| ticks(&s));
+    let mut pg = 0.0;
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let path = entry.path();
+            if std::fs::read_to_string(path.join("comm")).is_ok_and(|c| c.trim() == "postgres") {
+                pg += std::fs::read_to_string(path.join("stat")).map_or(0.0, |s| ticks(&s));
+            }
+        }
+    }
+    (own / 100.0, pg / 100.0)
+}
+
+/// Share of the machine's cores this process and PostgreSQL used while `run` ran.
+async fn with_cpu<T>(run: impl std::future::Future<Output = T>) -> (T, String) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let (own, pg) = cpu_seconds();
+    let t = Instant::now();
+    let out = run.await;
+    let wall = t.elapsed().as_secs_f64() * cores;
+    let (own2, pg2) = cpu_seconds();
+    let share = format!(
+        "{:.0}% / {:.0}%",
+        100.0 * (own2 - own) / wall,
+        100.0 * (pg2 - pg) / wall
+    );
+    (out, share)
 }
 
 struct Latencies(Vec<Duration>);
@@ -368,8 +474,16 @@ struct Row2 {
     ratio: f64,
 }
 
-async fn bench_backend(name: &str, store: Store, raw: Raw, seconds: u64, events: u64) -> Vec<Row2> {
+async fn bench_backend(
+    name: &str,
+    store: Store,
+    raw: Raw,
+    lean: Option<Lean>,
+    seconds: u64,
+    events: u64,
+) -> (Vec<Row2>, Vec<String>) {
     let mut out = Vec::new();
+    let mut against_lean = Vec::new();
     if let Ok(file) = std::env::var("BENCH_IMPORT_FILE") {
         let path = std::path::PathBuf::from(file);
         eprintln!("[{name}] importing {}", path.display());
@@ -400,11 +514,14 @@ async fn bench_backend(name: &str, store: Store, raw: Raw, seconds: u64, events:
     for workers in [1, 8, 32] {
         eprintln!("[{name}] commands at concurrency {workers}");
         let s = store.clone();
-        let (sr, s50, s99) = run_commands(workers, seconds, move |w, i| {
+        let ((sr, s50, s99), store_cpu) = with_cpu(run_commands(workers, seconds, move |w, i| {
             let s = s.clone();
             async move {
                 let stream = StreamId::parse(&stream_of(w, i)).expect("id");
-                let current = s.read_stream(&stream, 1).await.expect("read");
+                // The stream's last 5 events, as the lean ceiling reads (its version
+                // before this command is 5 seeded + one per round of the worker's streams).
+                let from = i / STREAMS_PER_WORKER as u64 + 1;
+                let current = s.read_stream(&stream, from).await.expect("read");
                 let req = AppendRequest {
                     stream_id: stream,
                     expected_version: ExpectedVersion::Exact(
@@ -415,7 +532,7 @@ async fn bench_backend(name: &str, store: Store, raw: Raw, seconds: u64, events:
                 };
                 s.append(req).await.expect("append");
             }
-        })
+        }))
         .await;
         let r = raw.clone();
         let (rr, r50, r99) = run_commands(workers, seconds, move |w, i| {
@@ -429,11 +546,25 @@ async fn bench_backend(name: &str, store: Store, raw: Raw, seconds: u64, events:
             raw: format!("{rr:.0}/s (p50 {r50:.2} ms, p99 {r99:.2} ms)"),
             ratio: sr / rr,
         });
+        if let Some(lean) = &lean {
+            let l = lean.clone();
+            let ((lr, l50, l99), lean_cpu) =
+                with_cpu(run_commands(workers, seconds, move |w, i| {
+                    let l = l.clone();
+                    async move { l.command(&stream_of(w, i), i).await }
+                }))
+                .await;
+            against_lean.push(format!(
+                "| c{workers} | {lr:.0} (p50 {l50:.2} ms, p99 {l99:.2} ms) | {lean_cpu} | \
+                 {sr:.0} (p50 {s50:.2} ms, p99 {s99:.2} ms) | {store_cpu} | {:.2} |",
+                sr / lr
+            ));
+        }
     }
 
     let batches = events / 1000;
     if batches == 0 {
-        return read_all_phase(name, &store, &raw, out).await;
+        return (read_all_phase(name, &store, &raw, out).await, against_lean);
     }
     eprintln!("[{name}] {events} events in batches of 1,000");
     let t = Instant::now();
@@ -461,7 +592,7 @@ async fn bench_backend(name: &str, store: Store, raw: Raw, seconds: u64, events:
         ratio: store_rate / raw_rate,
     });
 
-    read_all_phase(name, &store, &raw, out).await
+    (read_all_phase(name, &store, &raw, out).await, against_lean)
 }
 
 async fn read_all_phase(name: &str, store: &Store, raw: &Raw, mut out: Vec<Row2>) -> Vec<Row2> {
@@ -504,23 +635,23 @@ async fn main() {
     else {
         unreachable!()
     };
-    report.push((
-        "SQLite",
-        bench_backend(
-            "sqlite",
-            store,
-            Raw::Sqlite(twin.pool().clone()),
-            seconds,
-            events,
-        )
-        .await,
-    ));
+    let (rows, _) = bench_backend(
+        "sqlite",
+        store,
+        Raw::Sqlite(twin.pool().clone()),
+        None,
+        seconds,
+        events,
+    )
+    .await;
+    report.push(("SQLite", rows));
+    let mut against_lean = Vec::new();
 
     if let Ok(base) = std::env::var("XINGCUN_BENCH_PG_URL") {
         let admin = sqlx::PgPool::connect(&base).await.expect("pg admin");
         let mut names = Vec::new();
         let mut urls = Vec::new();
-        for _ in 0..2 {
+        for _ in 0..3 {
             let name = format!("xingcun_bench_{}", Uuid::new_v4().simple());
             sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
                 .execute(&admin)
@@ -544,17 +675,19 @@ async fn main() {
         .execute(twin.pool())
         .await
         .expect("identity");
-        report.push((
-            "PostgreSQL",
-            bench_backend(
-                "postgres",
-                store,
-                Raw::Postgres(twin.pool().clone()),
-                seconds,
-                events,
-            )
-            .await,
-        ));
+        let lean = Lean::open(&urls[2]).await;
+        let (rows, lean_rows) = bench_backend(
+            "postgres",
+            store,
+            Raw::Postgres(twin.pool().clone()),
+            Some(lean.clone()),
+            seconds,
+            events,
+        )
+        .await;
+        report.push(("PostgreSQL", rows));
+        against_lean = lean_rows;
+        lean.0.close().await;
         // The two databases can hold gigabytes after a BENCH_IMPORT_FILE run: drop them.
         for name in names {
             if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -570,6 +703,19 @@ async fn main() {
         eprintln!("XINGCUN_BENCH_PG_URL not set: PostgreSQL skipped");
     }
 
+    if !against_lean.is_empty() {
+        println!(
+            "PostgreSQL commands against the lean ceiling (CPU: this process / PostgreSQL, share of all cores)\n"
+        );
+        println!(
+            "| concurrency | lean plain sqlx, commands/s | CPU | xingcun store, commands/s | CPU | store ÷ lean |"
+        );
+        println!("|---|---|---|---|---|---|");
+        for line in &against_lean {
+            println!("{line}");
+        }
+        println!();
+    }
     println!("| backend | measure | xingcun store | raw sqlx ceiling | ratio |");
     println!("|---|---|---|---|---|");
     for (backend, rows) in report {

@@ -192,7 +192,7 @@ pub use subscribe::subscribe;
 pub use tokens::TokenRecord;
 pub use upcast::Upcasters;
 pub use verify::{Tamper, VerifyReport, verify, verify_with_progress};
-pub use writer::{AppendChain, PendingAppend};
+pub use writer::{AppendChain, GroupCommits, PendingAppend};
 
 /// `select <all event columns> from events <tail>` as one `&'static str`.
 #[macro_export]
@@ -428,6 +428,15 @@ impl Store {
     /// this process may not write), or `None`.
     pub fn read_only_reason(url: &str) -> Option<String> {
         Self::sqlite_url(url).and_then(|u| sqlite::read_only_reason(&u))
+    }
+
+    /// How this process's group commits went: how many were written as planned ahead in
+    /// one round trip, how many planned on a read under the lock.
+    pub fn group_commits(&self) -> writer::GroupCommits {
+        match self {
+            Store::Sqlite(s) => s.group_commits(),
+            Store::Postgres(s) => s.group_commits(),
+        }
     }
 
     /// Whether appends are refused.

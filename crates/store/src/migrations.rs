@@ -37,6 +37,7 @@ pub fn postgres() -> Migrator {
         migrations: Cow::Owned(embedded![
             1, "events", "../../../migrations/postgres/0001_events.sql";
             2, "access tokens", "../../../migrations/postgres/0002_access_tokens.sql";
+            3, "append function", "../../../migrations/postgres/0003_append_function.sql";
         ]),
         ..Migrator::DEFAULT
     }

@@ -136,6 +136,11 @@ impl PostgresStore {
     }
 
     /// Whether appends are refused (opened with [`PostgresStore::open_read_only`]).
+    /// How this process's group commits went ([`writer::GroupCommits`]).
+    pub fn group_commits(&self) -> writer::GroupCommits {
+        self.writer.group_commits()
+    }
+
     pub fn is_read_only(&self) -> bool {
         self.read_only
     }
@@ -399,6 +404,59 @@ fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {
     )
 }
 
+/// Bind `rows` as the thirteen column arrays `$1..=$13` of an insert into `events`.
+fn bind_rows<'q>(
+    query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    rows: &[RecordedEvent],
+) -> Result<sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>, StoreError> {
+    let mut metadata = Vec::with_capacity(rows.len());
+    for e in rows {
+        metadata.push(
+            serde_json::to_value(&e.metadata)
+                .map_err(|err| StoreError::InvalidInput(err.to_string()))?,
+        );
+    }
+    Ok(query
+        .bind(rows.iter().map(|e| e.position as i64).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.stream_id.clone()).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|e| {
+                    e.stream_id
+                        .split_once('-')
+                        .map_or(e.stream_id.as_str(), |(c, _)| c)
+                        .to_owned()
+                })
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|e| e.stream_version as i64)
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows.iter().map(|e| e.event_id).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|e| e.metadata.command_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|e| e.event_type.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|e| e.schema_version as i32)
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows.iter().map(|e| e.payload.clone()).collect::<Vec<_>>())
+        .bind(metadata)
+        .bind(rows.iter().map(|e| e.recorded_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.prev_hash.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.hash.clone()).collect::<Vec<_>>()))
+}
+
 impl LogBackend for PgLog {
     type Tx = Transaction<'static, Postgres>;
 
@@ -491,40 +549,53 @@ impl LogBackend for PgLog {
     }
 
     async fn insert(&self, tx: &mut Self::Tx, rows: &[RecordedEvent]) -> Result<(), StoreError> {
-        let mut metadata = Vec::with_capacity(rows.len());
-        for e in rows {
-            metadata.push(
-                serde_json::to_value(&e.metadata)
-                    .map_err(|err| StoreError::InvalidInput(err.to_string()))?,
-            );
-        }
         let head = rows.last().map_or(0, |e| e.position);
-        sqlx::query(
-            "with inserted as (insert into events (position, stream_id, category, stream_version, event_id, command_id, \
-             event_type, schema_version, payload, metadata, recorded_at, prev_hash, hash) \
-             select * from unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::uuid[], $6::uuid[], $7::text[], \
-             $8::int4[], $9::jsonb[], $10::jsonb[], $11::timestamptz[], $12::text[], $13::text[]) \
-             returning 1) \
-             select pg_notify($14, $15)",
-        )
-        .bind(rows.iter().map(|e| e.position as i64).collect::<Vec<_>>())
-        .bind(rows.iter().map(|e| e.stream_id.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|e| e.stream_id.split_once('-').map_or(e.stream_id.as_str(), |(c, _)| c).to_owned()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|e| e.stream_version as i64).collect::<Vec<_>>())
-        .bind(rows.iter().map(|e| e.event_id).collect::<Vec<_>>())
-        .bind(rows.iter().map(|e| e.metadata.command_id).collect::<Vec<_>>())
-        .bind(rows.iter().map(|e| e.event_type.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|e| e.schema_version as i32).collect::<Vec<_>>())
-        .bind(rows.iter().map(|e| e.payload.clone()).collect::<Vec<_>>())
-        .bind(metadata)
-        .bind(rows.iter().map(|e| e.recorded_at).collect::<Vec<_>>())
-        .bind(rows.iter().map(|e| e.prev_hash.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|e| e.hash.clone()).collect::<Vec<_>>())
+        bind_rows(
+            sqlx::query(
+                "with inserted as (insert into events (position, stream_id, category, stream_version, event_id, command_id, \
+                 event_type, schema_version, payload, metadata, recorded_at, prev_hash, hash) \
+                 select * from unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::uuid[], $6::uuid[], $7::text[], \
+                 $8::int4[], $9::jsonb[], $10::jsonb[], $11::timestamptz[], $12::text[], $13::text[]) \
+                 returning 1) \
+                 select pg_notify($14, $15)",
+            ),
+            rows,
+        )?
         .bind(NOTIFY_CHANNEL)
         .bind(head.to_string())
         .execute(&mut **tx)
         .await?;
         Ok(())
+    }
+
+    const PLANS_AHEAD: bool = true;
+
+    /// `xingcun_append` (migration 0003): the lock, the checks and the insert in one
+    /// statement, committed on its own.
+    async fn append_planned(
+        &self,
+        head: &Head,
+        command_ids: &[Uuid],
+        versions: &[(String, u64)],
+        rows: &[RecordedEvent],
+    ) -> Result<bool, StoreError> {
+        let answer = bind_rows(
+            sqlx::query(
+                "select xingcun_append($1::int8[], $2::text[], $3::text[], $4::int8[], $5::uuid[], $6::uuid[], \
+                 $7::text[], $8::int4[], $9::jsonb[], $10::jsonb[], $11::timestamptz[], $12::text[], $13::text[], \
+                 $14, $15, $16, $17::uuid[], $18::text[], $19::int8[])",
+            ),
+            rows,
+        )?
+        .bind(NOTIFY_CHANNEL)
+        .bind(head.position as i64)
+        .bind(head.hash.as_str())
+        .bind(command_ids)
+        .bind(versions.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>())
+        .bind(versions.iter().map(|(_, v)| *v as i64).collect::<Vec<_>>())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(answer.try_get::<&str, _>(0)? == "written")
     }
 
     /// The NOTIFY was queued by the insert; PostgreSQL delivers it at commit.

@@ -290,6 +290,11 @@ impl SqliteStore {
     }
 
     /// Whether appends are refused (opened with [`SqliteStore::open_read_only`]).
+    /// How this process's group commits went ([`writer::GroupCommits`]).
+    pub fn group_commits(&self) -> writer::GroupCommits {
+        self.writer.group_commits()
+    }
+
     pub fn is_read_only(&self) -> bool {
         self.read_only
     }

@@ -23,7 +23,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -103,6 +103,26 @@ pub trait LogBackend: Send + Sync + 'static {
         tx: Self::Tx,
         head: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Whether the backend offers [`LogBackend::append_planned`]: a group written in one
+    /// round trip when it was planned on the right assumptions. Worth it where a round trip
+    /// is (PostgreSQL); SQLite, in process, plans under its lock.
+    const PLANS_AHEAD: bool = false;
+
+    /// Under the log lock, in a transaction of its own: write `rows` (planned on `head`,
+    /// with no earlier event of `command_ids`, and each stream of `versions` at that
+    /// version) if all of that still holds, and answer whether it did. When it answers
+    /// `false` nothing was written.
+    fn append_planned(
+        &self,
+        head: &Head,
+        command_ids: &[Uuid],
+        versions: &[(String, u64)],
+        rows: &[RecordedEvent],
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let _ = (head, command_ids, versions, rows);
+        async { Ok(false) }
+    }
 }
 
 type Reply = oneshot::Sender<Result<AppendOutcome, StoreError>>;
@@ -151,22 +171,34 @@ impl AppendChain {
     }
 }
 
-/// Break the chain of `received` if `outcome` is not what its request decided: an error, or
-/// a duplicate that is not this very append (an ambiguous commit retried says duplicate at
-/// the version it was decided for).
+/// Break the chain of `received` if `outcome` is not what its request decided.
 fn break_chain_unless_stored(received: &Received, outcome: &Result<AppendOutcome, StoreError>) {
-    let Some(chain) = &received.chain else {
-        return;
-    };
-    let stored_as_decided = match (outcome, received.request.expected_version) {
+    if let Some(chain) = &received.chain
+        && !stored_as_decided(received, outcome)
+    {
+        chain.mark_broken();
+    }
+}
+
+/// Whether `outcome` is what the request decided: not an error, nor a duplicate that is not
+/// this very append (an ambiguous commit retried says duplicate at the version it was
+/// decided for).
+fn stored_as_decided(received: &Received, outcome: &Result<AppendOutcome, StoreError>) -> bool {
+    match (outcome, received.request.expected_version) {
         (Ok(o), _) if !o.duplicate => true,
         (Ok(o), ExpectedVersion::Exact(v)) => {
             o.stream_version == v + received.request.events.len() as u64
         }
         _ => false,
-    };
-    if !stored_as_decided {
-        chain.mark_broken();
+    }
+}
+
+/// Break the chains of the requests whose outcome (now final: written, or nothing to
+/// write) is not what they decided. [`plan`] does not: a plan made ahead may not be the one
+/// written.
+pub fn settle_chains(requests: &[Received], outcomes: &[Result<AppendOutcome, StoreError>]) {
+    for (received, outcome) in requests.iter().zip(outcomes) {
+        break_chain_unless_stored(received, outcome);
     }
 }
 
@@ -193,6 +225,23 @@ impl PendingAppend {
 pub struct WriterHandle {
     queue: mpsc::Sender<(Received, Reply)>,
     clock: Arc<dyn Clock>,
+    counts: Arc<Counts>,
+}
+
+/// How this process's group commits went, since it opened the store (`/metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupCommits {
+    /// Written as planned ahead, in one round trip ([`commit_group`]).
+    pub planned_ahead: u64,
+    /// Planned on what was read under the lock (the first group, a group after another
+    /// process appended or a command was re-sent, a backend that does not plan ahead).
+    pub read_first: u64,
+}
+
+#[derive(Default)]
+struct Counts {
+    planned_ahead: AtomicU64,
+    read_first: AtomicU64,
 }
 
 impl WriterHandle {
@@ -212,6 +261,13 @@ impl WriterHandle {
             .map_err(|_| StoreError::Closed)?;
         Ok(PendingAppend(rx))
     }
+
+    pub fn group_commits(&self) -> GroupCommits {
+        GroupCommits {
+            planned_ahead: self.counts.planned_ahead.load(Ordering::Relaxed),
+            read_first: self.counts.read_first.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// Start the writer task for a backend. It ends when every handle is dropped.
@@ -221,8 +277,13 @@ pub fn spawn_writer<B: LogBackend>(
     head_tx: Arc<watch::Sender<u64>>,
 ) -> WriterHandle {
     let (queue, mut rx) = mpsc::channel::<(Received, Reply)>(4096);
+    let counts = Arc::new(Counts::default());
+    let counted = counts.clone();
     tokio::spawn(async move {
+        let counts = counted;
         let mut group: Vec<(Received, Reply)> = Vec::new();
+        // The head this writer committed last: the next group is planned on it.
+        let mut predicted: Option<Head> = None;
         while let Some(first) = rx.recv().await {
             let mut events = first.0.request.events.len();
             group.push(first);
@@ -236,9 +297,18 @@ pub fn spawn_writer<B: LogBackend>(
                 }
             }
             let (requests, replies): (Vec<_>, Vec<_>) = group.drain(..).unzip();
-            let outcomes = match commit_group(backend.as_ref(), &requests, false).await {
+            let outcomes = match commit_group(
+                backend.as_ref(),
+                &requests,
+                false,
+                &mut predicted,
+                &counts,
+            )
+            .await
+            {
                 Ok((outcomes, head)) => {
                     advance(&head_tx, head);
+                    settle_chains(&requests, &outcomes);
                     outcomes
                 }
                 Err(e) => {
@@ -252,7 +322,15 @@ pub fn spawn_writer<B: LogBackend>(
                     let mut outcomes = Vec::with_capacity(requests.len());
                     for request in &requests {
                         let single = std::slice::from_ref(request);
-                        let outcome = match commit_group(backend.as_ref(), single, true).await {
+                        let outcome = match commit_group(
+                            backend.as_ref(),
+                            single,
+                            true,
+                            &mut predicted,
+                            &counts,
+                        )
+                        .await
+                        {
                             Ok((mut single, head)) => {
                                 advance(&head_tx, head);
                                 single.pop().unwrap_or(Err(StoreError::Closed))
@@ -270,7 +348,11 @@ pub fn spawn_writer<B: LogBackend>(
             }
         }
     });
-    WriterHandle { queue, clock }
+    WriterHandle {
+        queue,
+        clock,
+        counts,
+    }
 }
 
 /// Move the watched head forward (never back).
@@ -290,21 +372,90 @@ pub fn advance(head_tx: &watch::Sender<u64>, head: u64) {
 /// (a 1,000-event batch probes the index 1,000 times). Only when the insert reports the
 /// violation is the group retried with `check_event_ids`, which finds the original events
 /// and answers with their positions. Command ids are always looked up (one per request).
-pub async fn commit_group<B: LogBackend>(
+///
+/// **Planned ahead** (backends with [`LogBackend::PLANS_AHEAD`]): when this writer knows the
+/// head it committed last (`predicted`) and every request names the version it expects,
+/// the group is planned without reading: on that head, with no earlier event of its
+/// command ids, and each stream at the version its first request expects. Those are
+/// exactly the reads planning would make, so if they hold the plan is the one reading
+/// would give; [`LogBackend::append_planned`] checks them under the lock and writes, in
+/// one round trip. If another process appended meanwhile, a command is re-sent or a
+/// stream moved, nothing is written and the group is planned again the long way.
+async fn commit_group<B: LogBackend>(
     backend: &B,
     requests: &[Received],
     check_event_ids: bool,
+    predicted: &mut Option<Head>,
+    counts: &Counts,
 ) -> Result<(Vec<Result<AppendOutcome, StoreError>>, u64), StoreError> {
+    // Whatever happens below, the head is known again only once a write says what it is.
+    let known = predicted.take();
+    if B::PLANS_AHEAD
+        && !check_event_ids
+        && let Some(head) = known
+        && let Some(versions) = expected_versions(requests)
+    {
+        let (outcomes, rows, position) = plan(
+            head.clone(),
+            requests,
+            &[],
+            versions.iter().cloned().collect(),
+        );
+        if !rows.is_empty() {
+            let command_ids: Vec<Uuid> = requests
+                .iter()
+                .filter_map(|r| r.request.metadata.command_id)
+                .collect();
+            if backend
+                .append_planned(&head, &command_ids, &versions, &rows)
+                .await?
+            {
+                *predicted = rows.last().map(head_after);
+                counts.planned_ahead.fetch_add(1, Ordering::Relaxed);
+                return Ok((outcomes, position));
+            }
+        }
+    }
     let mut tx = backend.begin().await?;
     let (outcomes, rows, head) = plan_in_tx(backend, &mut tx, requests, check_event_ids).await?;
     if rows.is_empty() {
         // Nothing new (all duplicates or conflicts): end the transaction without notifying.
         backend.commit(tx, 0).await?;
+        counts.read_first.fetch_add(1, Ordering::Relaxed);
         return Ok((outcomes, 0));
     }
     backend.insert(&mut tx, &rows).await?;
     backend.commit(tx, head).await?;
+    *predicted = rows.last().map(head_after);
+    counts.read_first.fetch_add(1, Ordering::Relaxed);
     Ok((outcomes, head))
+}
+
+/// The head of the log once `last` is written.
+fn head_after(last: &RecordedEvent) -> Head {
+    Head {
+        position: last.position,
+        hash: last.hash.clone(),
+        recorded_at: Some(last.recorded_at),
+    }
+}
+
+/// Each stream of the group at the version its first request expects, in the order of
+/// first appearance; `None` when a request expects none (`ExpectedVersion::Any`), whose
+/// stream's version only a read can tell.
+fn expected_versions(requests: &[Received]) -> Option<Vec<(String, u64)>> {
+    let mut seen = std::collections::HashSet::with_capacity(requests.len());
+    let mut versions: Vec<(String, u64)> = Vec::with_capacity(requests.len());
+    for received in requests {
+        let ExpectedVersion::Exact(expected) = received.request.expected_version else {
+            return None;
+        };
+        let stream = received.request.stream_id.as_str();
+        if seen.insert(stream) {
+            versions.push((stream.to_owned(), expected));
+        }
+    }
+    Some(versions)
 }
 
 /// Lock the log, check each request, and compute the rows to insert (not yet inserted).
@@ -365,17 +516,34 @@ pub fn plan(
     let mut seen_commands: HashMap<Uuid, Vec<Existing>> = HashMap::new();
     let mut outcomes = Vec::with_capacity(requests.len());
 
+    // Chains this plan breaks (marked only once the outcome is final: [`settle_chains`]).
+    let mut broken: Vec<&AppendChain> = Vec::new();
+    fn note<'a>(
+        broken: &mut Vec<&'a AppendChain>,
+        received: &'a Received,
+        outcome: &Result<AppendOutcome, StoreError>,
+    ) {
+        if let Some(chain) = &received.chain
+            && !stored_as_decided(received, outcome)
+        {
+            broken.push(chain);
+        }
+    }
+
     for received in requests {
         let Received { request, at, chain } = received;
         let stream = request.stream_id.as_str();
-        if chain.as_ref().is_some_and(AppendChain::is_broken) {
+        if chain
+            .as_ref()
+            .is_some_and(|c| c.is_broken() || broken.iter().any(|b| Arc::ptr_eq(&b.0, &c.0)))
+        {
             outcomes.push(Err(StoreError::ChainBroken {
                 stream_id: stream.to_owned(),
             }));
             continue;
         }
         if let Some(outcome) = duplicate_of(request, existing, &seen_commands) {
-            break_chain_unless_stored(received, &outcome);
+            note(&mut broken, received, &outcome);
             outcomes.push(outcome);
             continue;
         }
@@ -388,7 +556,7 @@ pub fn plan(
                 expected,
                 actual,
             });
-            break_chain_unless_stored(received, &conflict);
+            note(&mut broken, received, &conflict);
             outcomes.push(conflict);
             continue;
         }
@@ -571,4 +739,66 @@ pub async fn import_rows<B: LogBackend>(
     backend.insert(&mut tx, rows).await?;
     backend.commit(tx, last).await?;
     Ok(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EventMetadata, NewEvent, StreamId};
+
+    fn received(stream: &str, expected: ExpectedVersion, chain: Option<&AppendChain>) -> Received {
+        Received {
+            request: AppendRequest {
+                stream_id: StreamId::parse(stream).expect("stream id"),
+                expected_version: expected,
+                events: vec![NewEvent::new("Counted", 1, serde_json::json!({ "n": 1 }))],
+                metadata: EventMetadata::default(),
+            },
+            at: chrono::DateTime::UNIX_EPOCH,
+            chain: chain.cloned(),
+        }
+    }
+
+    /// A plan marks no chain: a plan made ahead may never be written. Within the plan a
+    /// chain broken by an earlier request refuses the later ones all the same, and the
+    /// chain is marked once the outcomes are settled.
+    #[test]
+    fn a_plan_breaks_chains_only_when_settled() {
+        let chain = AppendChain::new();
+        let requests = [
+            received("tally-a", ExpectedVersion::Exact(5), Some(&chain)),
+            received("tally-b", ExpectedVersion::Exact(0), Some(&chain)),
+            received("tally-c", ExpectedVersion::Exact(0), None),
+        ];
+        let versions = HashMap::from([("tally-a".to_owned(), 7)]);
+        let (outcomes, rows, head) = plan(Head::empty(), &requests, &[], versions);
+        assert!(matches!(
+            outcomes[0],
+            Err(StoreError::Conflict { actual: 7, .. })
+        ));
+        assert!(matches!(outcomes[1], Err(StoreError::ChainBroken { .. })));
+        assert!(outcomes[2].is_ok());
+        assert_eq!((rows.len(), head), (1, 1));
+        assert!(!chain.is_broken(), "not before the outcome is final");
+        settle_chains(&requests, &outcomes);
+        assert!(chain.is_broken());
+    }
+
+    #[test]
+    fn a_group_is_planned_ahead_only_on_expected_versions() {
+        let requests = [
+            received("tally-a", ExpectedVersion::Exact(2), None),
+            received("tally-b", ExpectedVersion::Exact(0), None),
+            received("tally-a", ExpectedVersion::Exact(3), None),
+        ];
+        assert_eq!(
+            expected_versions(&requests),
+            Some(vec![("tally-a".to_owned(), 2), ("tally-b".to_owned(), 0)])
+        );
+        let any = [
+            received("tally-a", ExpectedVersion::Exact(2), None),
+            received("tally-b", ExpectedVersion::Any, None),
+        ];
+        assert_eq!(expected_versions(&any), None);
+    }
 }

@@ -2060,3 +2060,120 @@ async fn foreign_tables_are_named_until_the_log_is_there() {
             .is_empty()
     );
 }
+
+// ---------------------------------------------------------------- planned ahead
+
+/// Each process's writer plans a group on the head it committed last and on the versions
+/// its requests expect, and writes it in one round trip (PostgreSQL). When another process
+/// appended meanwhile, a command is re-sent or a stream moved, nothing is written that way:
+/// the group is planned again on what the log holds, with the outcomes reading gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_writers_plan_ahead_and_fall_back() {
+    let Some(db) = fresh_postgres().await else {
+        return;
+    };
+    let one = Store::connect(db.url(), Arc::new(clock()))
+        .await
+        .expect("process one");
+    let two = Store::connect(db.url(), Arc::new(clock()))
+        .await
+        .expect("process two");
+    let append = |store: &Store, s: &str, expected: u64, n: i64| {
+        let store = store.clone();
+        let request = request(
+            s,
+            ExpectedVersion::Exact(expected),
+            vec![event("Counted", n)],
+        );
+        async move { store.append(request).await }
+    };
+    let counts = |planned_ahead, read_first| xingcun_store::GroupCommits {
+        planned_ahead,
+        read_first,
+    };
+    // The first group reads (nothing committed yet), the next ones go ahead.
+    for n in 0..3 {
+        let outcome = append(&one, "task-a", n, n as i64).await.expect("append");
+        assert_eq!(outcome.positions, [n + 1]);
+    }
+    assert_eq!(one.group_commits(), counts(2, 1));
+
+    // Another process appends: one's head is stale, so its next group is refused ahead,
+    // planned again, and lands after two's.
+    let theirs = append(&two, "task-b", 0, 10).await.expect("two");
+    assert_eq!(theirs.positions, [4]);
+    let ours = append(&one, "task-a", 3, 3).await.expect("one after two");
+    assert_eq!(
+        (ours.positions.as_slice(), ours.stream_version),
+        ([5].as_slice(), 4)
+    );
+    assert_eq!(one.group_commits(), counts(2, 2));
+    assert_eq!(two.group_commits(), counts(0, 1));
+    append(&one, "task-a", 4, 4).await.expect("ahead again");
+    assert_eq!(one.group_commits(), counts(3, 2));
+
+    // A stale expected version: planned ahead on it, refused under the lock, a conflict
+    // when read.
+    match append(&one, "task-a", 2, 99).await {
+        Err(StoreError::Conflict {
+            expected, actual, ..
+        }) => assert_eq!((expected, actual), (2, 5)),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(one.group_commits(), counts(3, 3));
+
+    // A command sent again (its answer lost): refused ahead, answered as the duplicate.
+    let mut with_command = request(
+        "task-c",
+        ExpectedVersion::Exact(0),
+        vec![event("Counted", 7)],
+    );
+    with_command.metadata.command_id = Some(Uuid::new_v4());
+    let first = one.append(with_command.clone()).await.expect("command");
+    assert!(!first.duplicate);
+    let again = one.append(with_command).await.expect("command again");
+    assert!(again.duplicate);
+    assert_eq!(again.positions, first.positions);
+    // Nothing was lost or written twice, and the chain holds.
+    assert_eq!(one.head_position().await.expect("head"), 7);
+    assert!(verify(&one).await.expect("verify").is_intact());
+    let all = two.read_all(0, 100).await.expect("read");
+    assert_eq!(
+        all.iter()
+            .map(|e| (e.stream_id.as_str(), e.stream_version))
+            .collect::<Vec<_>>(),
+        [
+            ("task-a", 1),
+            ("task-a", 2),
+            ("task-a", 3),
+            ("task-b", 1),
+            ("task-a", 4),
+            ("task-a", 5),
+            ("task-c", 1)
+        ]
+    );
+}
+
+/// SQLite plans every group under its write lock (a round trip there is a function call).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writers_read_first() {
+    let clock = clock();
+    let (store, _db) = sqlite_store(&clock).await;
+    for n in 0..3 {
+        store
+            .append(request(
+                "task-a",
+                ExpectedVersion::Exact(n),
+                vec![event("Counted", 1)],
+            ))
+            .await
+            .expect("append");
+    }
+    assert_eq!(
+        store.group_commits(),
+        xingcun_store::GroupCommits {
+            planned_ahead: 0,
+            read_first: 3
+        }
+    );
+}
