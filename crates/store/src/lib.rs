@@ -215,17 +215,19 @@ pub fn as_sql_int(n: u64) -> Option<i64> {
     i64::try_from(n).ok()
 }
 
-/// Decode fetched rows. A row that does not decode (a column altered behind the store's
-/// back) is never skipped: with `partial`, the rows before it are returned and the next
-/// read, which starts at it, reports it by position; without, the read fails at once.
-pub(crate) fn decode_rows<R>(
-    rows: &[R],
+/// Decode rows as they arrive (the database sends the next ones meanwhile). A row that
+/// does not decode (a column altered behind the store's back) is never skipped: with
+/// `partial`, the rows before it are returned and the next read, which starts at it,
+/// reports it by position; without, the read fails at once.
+pub(crate) async fn decode_stream<R>(
+    mut rows: impl futures_util::Stream<Item = Result<R, sqlx::Error>> + Unpin,
     decode: impl Fn(&R) -> Result<RecordedEvent, StoreError>,
     partial: bool,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
-    let mut events = Vec::with_capacity(rows.len());
-    for row in rows {
-        match decode(row) {
+    use futures_util::TryStreamExt;
+    let mut events = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        match decode(&row) {
             Ok(event) => events.push(event),
             Err(e) if !partial || events.is_empty() => return Err(e),
             Err(_) => break,

@@ -191,8 +191,7 @@ impl PostgresStore {
         query: sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments>,
         partial: bool,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = query.fetch_all(&self.pool).await?;
-        crate::decode_rows(&rows, decode, partial)
+        crate::decode_stream(query.fetch(&self.pool), decode, partial).await
     }
 }
 

@@ -325,8 +325,7 @@ impl SqliteStore {
         query: sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments>,
         partial: bool,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = query.fetch_all(&self.pool).await?;
-        crate::decode_rows(&rows, decode, partial)
+        crate::decode_stream(query.fetch(&self.pool), decode, partial).await
     }
 }
 
