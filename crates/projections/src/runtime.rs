@@ -73,7 +73,47 @@ pub trait Projection: Send + Sync + 'static {
     fn tables(&self) -> &'static [Table];
     /// The statements that fold one event into the tables (`{table}` placeholders).
     fn apply(&self, event: &RecordedEvent, out: &mut Vec<Stmt>) -> Result<(), String>;
+
+    /// What folding `events` (a batch) needs to read from this projection's own tables,
+    /// read once for the batch before any of it is applied, in its transaction. A
+    /// statement that reads another table to write a row cannot be written many rows to a
+    /// statement and holds back every write after it on that table ([`crate::batch`]);
+    /// reading first, then writing rows by key, can. Default: nothing.
+    fn lookups(&self, events: &[RecordedEvent]) -> Vec<Lookup> {
+        let _ = events;
+        Vec::new()
+    }
+
+    /// What [`Projection::lookups`] read (each lookup's rows, text columns, in order), as
+    /// the state [`Projection::apply_with`] answers from and keeps current while the batch
+    /// is folded. Default: none.
+    fn batch_state(&self, rows: Vec<Vec<Vec<Option<String>>>>) -> Option<BatchState> {
+        let _ = rows;
+        None
+    }
+
+    /// [`Projection::apply`] with the batch's state, for a projection that reads first.
+    fn apply_with(
+        &self,
+        event: &RecordedEvent,
+        state: Option<&mut BatchState>,
+        out: &mut Vec<Stmt>,
+    ) -> Result<(), String> {
+        let _ = state;
+        self.apply(event, out)
+    }
 }
+
+/// A read a projection makes once per batch ([`Projection::lookups`]): a query with
+/// `{table}` placeholders whose columns are all text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lookup {
+    pub sql: String,
+    pub args: Vec<Arg>,
+}
+
+/// A projection's state over one batch, built from its lookups ([`Projection::batch_state`]).
+pub type BatchState = Box<dyn std::any::Any + Send>;
 
 /// Why a projection stopped.
 #[derive(Debug, thiserror::Error)]
@@ -424,25 +464,6 @@ impl Runtime {
         let last_hash = last.hash.clone();
         let last_recorded_at = xingcun_store::hash::format_time(&last.recorded_at);
         let categories = p.categories();
-        let mut stmts = Vec::new();
-        let mut applied = 0;
-        for event in events {
-            let category = event
-                .stream_id
-                .split_once('-')
-                .map_or(event.stream_id.as_str(), |(c, _)| c);
-            if !categories.is_empty() && !categories.contains(&category) {
-                continue;
-            }
-            p.apply(event, &mut stmts)
-                .map_err(|reason| ProjectionError::Apply {
-                    projection: p.name().to_owned(),
-                    position: event.position,
-                    event_type: event.event_type.clone(),
-                    reason,
-                })?;
-            applied += 1;
-        }
         let mut tx = self.db.begin().await?;
         let moved = tx
             .execute(
@@ -464,9 +485,46 @@ impl Runtime {
         if moved != 1 {
             return Ok(Step::Moved);
         }
+        let lookups = p.lookups(events);
+        let mut state = if lookups.is_empty() {
+            None
+        } else {
+            let mut rows = Vec::with_capacity(lookups.len());
+            for lookup in &lookups {
+                let sql = self.fill(p, build.build, &lookup.sql);
+                rows.push(tx.fetch_texts(&sql, &lookup.args).await?);
+            }
+            p.batch_state(rows)
+        };
+        let mut stmts = Vec::new();
+        let mut applied = 0;
+        for event in events {
+            let category = event
+                .stream_id
+                .split_once('-')
+                .map_or(event.stream_id.as_str(), |(c, _)| c);
+            if !categories.is_empty() && !categories.contains(&category) {
+                continue;
+            }
+            p.apply_with(event, state.as_mut(), &mut stmts)
+                .map_err(|reason| ProjectionError::Apply {
+                    projection: p.name().to_owned(),
+                    position: event.position,
+                    event_type: event.event_type.clone(),
+                    reason,
+                })?;
+            applied += 1;
+        }
         self.execute_all(&mut tx, p, build.build, &stmts).await?;
         tx.commit().await?;
         Ok(Step::Advanced { to, applied })
+    }
+
+    /// `sql` with the projection's `{table}` placeholders naming the tables of `build`.
+    fn fill(&self, p: &dyn Projection, build: i64, sql: &str) -> String {
+        p.tables().iter().fold(sql.to_owned(), |sql, t| {
+            sql.replace(&format!("{{{}}}", t.name), &self.build_table(t.name, build))
+        })
     }
 
     /// Run a batch's statements with the outcome of running them in order, in as few
@@ -478,11 +536,7 @@ impl Runtime {
         build: i64,
         stmts: &[Stmt],
     ) -> Result<(), StoreError> {
-        let fill = |sql: &str| {
-            p.tables().iter().fold(sql.to_owned(), |sql, t| {
-                sql.replace(&format!("{{{}}}", t.name), &self.build_table(t.name, build))
-            })
-        };
+        let fill = |sql: &str| self.fill(p, build, sql);
         Planner::new(p.tables()).run(tx, stmts, &fill).await
     }
 

@@ -304,6 +304,30 @@ impl ReadTx {
         })
     }
 
+    /// Rows of a query whose columns are all text (or null).
+    pub async fn fetch_texts(
+        &mut self,
+        sql: &str,
+        args: &[Arg],
+    ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+        use sqlx::Row;
+        let sql = AssertSqlSafe(sql.to_owned());
+        Ok(match self {
+            ReadTx::Sqlite(tx) => bind_all!(sqlx::query(sql), args)
+                .fetch_all(&mut **tx)
+                .await?
+                .iter()
+                .map(|r| (0..r.len()).map(|i| r.try_get(i)).collect())
+                .collect::<Result<_, sqlx::Error>>()?,
+            ReadTx::Postgres(tx) => bind_all!(sqlx::query(sql), args)
+                .fetch_all(&mut **tx)
+                .await?
+                .iter()
+                .map(|r| (0..r.len()).map(|i| r.try_get(i)).collect())
+                .collect::<Result<_, sqlx::Error>>()?,
+        })
+    }
+
     pub fn is_postgres(&self) -> bool {
         matches!(self, ReadTx::Postgres(_))
     }

@@ -2633,6 +2633,173 @@ async fn leaderboards_rank_the_record(store: Store, clock: ManualClock) {
 }
 both!(leaderboards, leaderboards_rank_the_record);
 
+/// Work done by a grid is credited to the grid's leader in office when it is accepted (of
+/// several, the smallest id), whether the appointment is folded in the same batch as the
+/// acceptance or in an earlier one, and never to a leader who has left.
+async fn grid_work_goes_to_the_leader_in_office(store: Store, clock: ManualClock) {
+    use leaderboard::Board::Cadres;
+    use xingcun_domain::{
+        Actor, Assignee, Assignment, AssignmentCommand, AssignmentEvent, EvidenceRef, GridId,
+        Jurisdiction, OrganizationCommand, PersonId, RegionId, Role, TaskId,
+    };
+    use xingcun_store::CommandMeta;
+
+    simulate_into(&store, &clock, 1).await;
+    let runtime = Runtime::open(store.clone(), xingcun_projections::all())
+        .await
+        .expect("runtime");
+    runtime.catch_up().await.expect("catch up");
+    let events = all_events(&store).await;
+    let notice_for = |village: &str| {
+        events
+            .iter()
+            .find_map(|e| match serde_json::from_value(e.payload.clone()) {
+                Ok(AssignmentEvent::AssignmentIssued(n)) if n.village.as_str() == village => {
+                    Some(n)
+                }
+                _ => None,
+            })
+    };
+    // A grid of a village that has had work issued to it.
+    let (grid, village, town) = events
+        .iter()
+        .filter(|e| e.event_type == "CadreAppointed" && body(e)["role"]["role"] == "grid_leader")
+        .map(|e| {
+            let town = e
+                .stream_id
+                .strip_prefix("region-")
+                .expect("a town's stream");
+            (s(&body(e)["grid"]), s(&body(e)["scope"]), town.to_owned())
+        })
+        .find(|(_, village, _)| notice_for(village).is_some())
+        .expect("a grid leader in a village with work");
+    let staff = town_actor(&events, "town_office_staff", &town);
+    let secretary = appointed(&events, "village_secretary", &village);
+    let executor = Executor::new(store.clone());
+    let meta = CommandMeta::default;
+    let grid_id = GridId::parse(&grid).expect("grid");
+    let newcomer = PersonId::parse("p000000000001").expect("person");
+    let organize = |command: OrganizationCommand| {
+        let executor = executor.clone();
+        let town = town.clone();
+        async move {
+            executor
+                .execute::<Jurisdiction>(&town, command, &Actor::system(), meta())
+                .await
+                .expect("store")
+                .expect("the domain accepts it");
+        }
+    };
+    let mut tasks = 0u128;
+    let mut accept_grid_work = |day: u32| {
+        tasks += 1;
+        let mut notice = notice_for(&village).expect("a notice");
+        notice.task = TaskId::new(uuid::Uuid::from_u128(0x6e1d_0000 + tasks));
+        notice.score = xingcun_domain::Score::new(10).expect("score");
+        let dispatched = at(&clock, day, 1);
+        let deadline = dispatched + chrono::Duration::days(20);
+        notice.dispatched_at = dispatched;
+        notice.deadline = deadline;
+        notice.period = xingcun_domain::TaskPeriod {
+            from: dispatched,
+            to: deadline,
+        };
+        let assignment = format!("{}-{village}", notice.task);
+        let file = EvidenceRef::new(&"ab".repeat(32), "网格巡查.jpg").expect("evidence");
+        let steps = [
+            (AssignmentCommand::IssueAssignment { notice }, staff.clone()),
+            (AssignmentCommand::SignAssignment, secretary.clone()),
+            (
+                AssignmentCommand::AssignWork {
+                    assignee: Assignee::Grid {
+                        grid: grid_id.clone(),
+                    },
+                },
+                secretary.clone(),
+            ),
+            (
+                AssignmentCommand::SubmitWork {
+                    summary: "网格已巡查".into(),
+                    evidence: vec![file],
+                },
+                secretary.clone(),
+            ),
+            (AssignmentCommand::AcceptWork, staff.clone()),
+        ];
+        let executor = executor.clone();
+        let clock = clock.clone();
+        async move {
+            for (hour, (command, actor)) in (2..).zip(steps) {
+                at(&clock, day, hour);
+                executor
+                    .execute::<Assignment>(&assignment, command, &actor, meta())
+                    .await
+                    .expect("store")
+                    .expect("the domain accepts it");
+            }
+        }
+    };
+    let task_points = |standing: Vec<(i64, String, i64)>| {
+        standing
+            .into_iter()
+            .map(|(_, subject, total)| (subject, total))
+            .collect::<Vec<_>>()
+    };
+
+    // Appointed and credited in one batch: the newcomer's id is the smallest of all.
+    at(&clock, 2, 1);
+    organize(OrganizationCommand::AppointCadre {
+        person: newcomer.clone(),
+        name: "网格长新任".into(),
+        role: Role::GridLeader,
+        scope: RegionId::parse(&village).expect("village"),
+        grid: Some(grid_id.clone()),
+    })
+    .await;
+    accept_grid_work(3).await;
+    runtime.catch_up().await.expect("catch up");
+    assert_eq!(
+        task_points(standings(runtime.db(), Cadres, &village, "2025-03").await),
+        [(newcomer.to_string(), 1000)]
+    );
+
+    // Departed: the next acceptance, in a later batch, goes to whoever else leads the grid
+    // in office (smallest id), else to the secretary who signed.
+    at(&clock, 5, 1);
+    organize(OrganizationCommand::RecordDeparture {
+        person: newcomer.clone(),
+        reason: "调任".into(),
+    })
+    .await;
+    runtime.catch_up().await.expect("catch up");
+    accept_grid_work(6).await;
+    runtime.catch_up().await.expect("catch up");
+    let mut in_office = BTreeSet::new();
+    for e in all_events(&store).await {
+        let b = body(&e);
+        match e.event_type.as_str() {
+            "CadreAppointed" if b["grid"] == grid.as_str() => {
+                in_office.insert(s(&b["person"]));
+            }
+            "CadreAppointed" | "CadreDeparted" => {
+                in_office.remove(&s(&b["person"]));
+            }
+            _ => {}
+        }
+    }
+    assert!(!in_office.contains(newcomer.as_str()));
+    let second = in_office
+        .first()
+        .cloned()
+        .unwrap_or_else(|| secretary.id.to_string());
+    let mut want = vec![(newcomer.to_string(), 1000), (second, 1000)];
+    want.sort();
+    let mut got = task_points(standings(runtime.db(), Cadres, &village, "2025-03").await);
+    got.sort();
+    assert_eq!(got, want);
+}
+both!(grid_credit, grid_work_goes_to_the_leader_in_office);
+
 fn top_query(scope: &str, period: &str) -> leaderboard::LeaderboardQuery {
     leaderboard::LeaderboardQuery {
         board: leaderboard::Board::Villages,

@@ -98,12 +98,15 @@ use xingcun_domain::{
 };
 use xingcun_store::RecordedEvent;
 
-use crate::runtime::{Projection, Table, decode, t};
+use crate::runtime::{BatchState, Lookup, Projection, Table, decode, t};
 use crate::sql::{Arg, Stmt};
 
 mod board;
 mod index;
+mod leads;
 mod period;
+
+use leads::Leads;
 
 pub use board::{
     Board, LeaderboardQuery, LeaderboardRow, Measure, PointsBreakdown, index_definitions,
@@ -280,17 +283,12 @@ const PRAISE_WITHDRAWN_CADRE: &str = "update {leaderboard_points} set praise_poi
 const PRAISE_MARKED_WITHDRAWN: &str =
     "update {leaderboard_praise} set withdrawn_at = $1 where praise = $2";
 
-/// One rater's sheet: up to six (dimension, score) pairs in `$9..=$20` (unused pairs
-/// null), one statement for the whole sheet.
+/// One rater's score on one dimension: a row by key, so that a batch's sheets go to
+/// `leaderboard_ratings` many rows to a statement.
 const RATING: &str = "insert into {leaderboard_ratings} as x (village, period, dimension, town, county, city, year, \
-     secretary, score_sum, raters, position) select $1, $2, r.dimension, $3, $4, $5, $6, $7, r.score, 1, $8 \
-     from (select $9 as dimension, $10 as score union all select $11, $12 union all select $13, $14 \
-     union all select $15, $16 union all select $17, $18 union all select $19, $20) r \
-     where r.dimension is not null \
+     secretary, score_sum, raters, position) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10) \
      on conflict (village, period, dimension) do update set score_sum = x.score_sum + excluded.score_sum, \
-     raters = x.raters + 1, secretary = excluded.secretary, position = excluded.position";
-/// Score pairs per [`RATING`] statement (a definition has six dimensions).
-const RATING_PAIRS: usize = 6;
+     raters = x.raters + excluded.raters, secretary = excluded.secretary, position = excluded.position";
 const DEFINITION: &str = "insert into {leaderboard_index_versions} (scope, version, dimensions, published_at, position) \
      values ($1, $2, $3, $4, $5) on conflict (scope, version) do nothing";
 const SUBJECT: &str = "insert into {leaderboard_subjects} as x (kind, id, name, scope, role, grid, active, position) \
@@ -381,6 +379,7 @@ enum Credit<'a> {
 
 /// The statements adding `fact` to the village's rows and to the cadre's (if any) in the
 /// month, quarter and year of `when`: one statement per board.
+#[allow(clippy::too_many_arguments)]
 fn add(
     out: &mut Vec<Stmt>,
     village: &RegionId,
@@ -388,7 +387,21 @@ fn add(
     fact: Fact,
     cadre: Credit<'_>,
     at: i64,
+    state: Option<&Leads>,
 ) {
+    // With the batch's leads read first, the cadre is known here and the fact goes to
+    // rows by key; without, the statement looks the cadre up itself.
+    let cadre = match (cadre, state) {
+        (Credit::Lead(kind, key), Some(state)) => state
+            .leads
+            .get(&(kind.to_owned(), key))
+            .map_or(Credit::Nobody, |person| Credit::Person(person.clone())),
+        (Credit::GridLeader(grid, fallback), Some(state)) => state
+            .grid_leader(&grid)
+            .or(fallback)
+            .map_or(Credit::Nobody, |person| Credit::Person(person.to_owned())),
+        (cadre, _) => cadre,
+    };
     let places = Places::of(village);
     let values = fact.values(&places, at);
     let periods: Vec<Arg> = Period::of(when).iter().map(|p| t(p.to_string())).collect();
@@ -440,7 +453,11 @@ fn role_name(role: &Role) -> &'static str {
 }
 
 impl Leaderboard {
-    fn assignment(event: &RecordedEvent, out: &mut Vec<Stmt>) -> Result<(), String> {
+    fn assignment(
+        event: &RecordedEvent,
+        state: Option<&mut Leads>,
+        out: &mut Vec<Stmt>,
+    ) -> Result<(), String> {
         let at = event.position as i64;
         match decode::<AssignmentEvent>(event)? {
             AssignmentEvent::AssignmentAccepted {
@@ -464,7 +481,15 @@ impl Leaderboard {
                     Some(Assignee::Grid { grid }) => Credit::GridLeader(grid.to_string(), signer),
                     None => signer.map_or(Credit::Nobody, |p| Credit::Person(p.to_owned())),
                 };
-                add(out, &village, accepted_at, fact, cadre, at);
+                add(
+                    out,
+                    &village,
+                    accepted_at,
+                    fact,
+                    cadre,
+                    at,
+                    state.as_deref(),
+                );
             }
             AssignmentEvent::AssignmentReturned {
                 village,
@@ -475,14 +500,18 @@ impl Leaderboard {
                     task_returns: 1,
                     ..Fact::default()
                 };
-                add(out, &village, returned_at, fact, Credit::Nobody, at);
+                add(out, &village, returned_at, fact, Credit::Nobody, at, None);
             }
             _ => {}
         }
         Ok(())
     }
 
-    fn procedure(event: &RecordedEvent, out: &mut Vec<Stmt>) -> Result<(), String> {
+    fn procedure(
+        event: &RecordedEvent,
+        state: Option<&mut Leads>,
+        out: &mut Vec<Stmt>,
+    ) -> Result<(), String> {
         let at = event.position as i64;
         match decode::<ProcedureEvent>(event)? {
             ProcedureEvent::ProcedureStarted {
@@ -490,16 +519,25 @@ impl Leaderboard {
                 village,
                 started_by,
                 ..
-            } => out.push(Stmt::new(
-                LEAD,
-                vec![
-                    t("procedure"),
-                    t(procedure_id.to_string()),
-                    t(started_by.to_string()),
-                    t(village.to_string()),
-                    at.into(),
-                ],
-            )),
+            } => {
+                if let Some(state) = state {
+                    state.lead(
+                        "procedure",
+                        procedure_id.to_string(),
+                        started_by.to_string(),
+                    );
+                }
+                out.push(Stmt::new(
+                    LEAD,
+                    vec![
+                        t("procedure"),
+                        t(procedure_id.to_string()),
+                        t(started_by.to_string()),
+                        t(village.to_string()),
+                        at.into(),
+                    ],
+                ));
+            }
             ProcedureEvent::ProcedureCompleted {
                 procedure_id,
                 village,
@@ -512,14 +550,26 @@ impl Leaderboard {
                     ..Fact::default()
                 };
                 let lead = Credit::Lead("procedure", procedure_id.to_string());
-                add(out, &village, completed_at, fact, lead, at);
+                add(
+                    out,
+                    &village,
+                    completed_at,
+                    fact,
+                    lead,
+                    at,
+                    state.as_deref(),
+                );
             }
             _ => {}
         }
         Ok(())
     }
 
-    fn listing(event: &RecordedEvent, out: &mut Vec<Stmt>) -> Result<(), String> {
+    fn listing(
+        event: &RecordedEvent,
+        state: Option<&mut Leads>,
+        out: &mut Vec<Stmt>,
+    ) -> Result<(), String> {
         let at = event.position as i64;
         match decode::<ListingEvent>(event)? {
             // Who submitted a village's bid (the last submission, after a withdrawal) led it.
@@ -528,16 +578,25 @@ impl Leaderboard {
                 village,
                 submitted_by,
                 ..
-            } => out.push(Stmt::new(
-                LEAD,
-                vec![
-                    t("bid"),
-                    t(bid_key(&listing_id, &village)),
-                    t(submitted_by.to_string()),
-                    t(village.to_string()),
-                    at.into(),
-                ],
-            )),
+            } => {
+                if let Some(state) = state {
+                    state.lead(
+                        "bid",
+                        bid_key(&listing_id, &village),
+                        submitted_by.to_string(),
+                    );
+                }
+                out.push(Stmt::new(
+                    LEAD,
+                    vec![
+                        t("bid"),
+                        t(bid_key(&listing_id, &village)),
+                        t(submitted_by.to_string()),
+                        t(village.to_string()),
+                        at.into(),
+                    ],
+                ));
+            }
             ListingEvent::ListingAwarded {
                 listing_id,
                 winner,
@@ -550,7 +609,7 @@ impl Leaderboard {
                     ..Fact::default()
                 };
                 let lead = Credit::Lead("bid", bid_key(&listing_id, &winner));
-                add(out, &winner, awarded_at, fact, lead, at);
+                add(out, &winner, awarded_at, fact, lead, at, state.as_deref());
             }
             ListingEvent::CompletionAccepted {
                 listing_id,
@@ -564,7 +623,7 @@ impl Leaderboard {
                     ..Fact::default()
                 };
                 let lead = Credit::Lead("bid", bid_key(&listing_id, &village));
-                add(out, &village, accepted_at, fact, lead, at);
+                add(out, &village, accepted_at, fact, lead, at, state.as_deref());
             }
             _ => {}
         }
@@ -609,7 +668,7 @@ impl Leaderboard {
                     ));
                 }
                 let cadre = person.map_or(Credit::Nobody, Credit::Person);
-                add(out, &village, given_at, fact, cadre, at);
+                add(out, &village, given_at, fact, cadre, at, None);
             }
             PraiseEvent::PraiseWithdrawn {
                 village,
@@ -650,23 +709,22 @@ impl Leaderboard {
             .parse()
             .map_err(|e: InvalidPeriod| e.to_string())?;
         let places = Places::of(&village);
-        for sheet in scores.chunks(RATING_PAIRS) {
-            let mut args = vec![
-                t(places.village.as_str()),
-                t(period.to_string()),
-                t(places.town.as_str()),
-                t(places.county.as_str()),
-                t(places.city.as_str()),
-                i64::from(period.year_number()).into(),
-                t(secretary.to_string()),
-                at.into(),
-            ];
-            for i in 0..RATING_PAIRS {
-                let pair = sheet.get(i);
-                args.push(Arg::OptText(pair.map(|s| s.key.to_string())));
-                args.push(Arg::OptInt(pair.map(|s| i64::from(s.score))));
-            }
-            out.push(Stmt::new(RATING, args));
+        for score in &scores {
+            out.push(Stmt::new(
+                RATING,
+                vec![
+                    t(places.village.as_str()),
+                    t(period.to_string()),
+                    t(score.key.to_string()),
+                    t(places.town.as_str()),
+                    t(places.county.as_str()),
+                    t(places.city.as_str()),
+                    i64::from(period.year_number()).into(),
+                    t(secretary.to_string()),
+                    i64::from(score.score).into(),
+                    at.into(),
+                ],
+            ));
         }
         Ok(())
     }
@@ -693,7 +751,11 @@ impl Leaderboard {
         Ok(())
     }
 
-    fn organization(event: &RecordedEvent, out: &mut Vec<Stmt>) -> Result<(), String> {
+    fn organization(
+        event: &RecordedEvent,
+        state: Option<&mut Leads>,
+        out: &mut Vec<Stmt>,
+    ) -> Result<(), String> {
         let at = event.position as i64;
         let region = |id: &RegionId, name: String, scope: String| {
             Stmt::new(
@@ -732,22 +794,36 @@ impl Leaderboard {
                 scope,
                 grid,
                 ..
-            } => out.push(Stmt::new(
-                SUBJECT,
-                vec![
-                    t("person"),
-                    t(person.to_string()),
-                    t(name.to_string()),
-                    t(scope.to_string()),
-                    t(role_name(&role)),
-                    grid.map(|g| g.to_string()).into(),
-                    at.into(),
-                ],
-            )),
-            OrganizationEvent::CadreDeparted { person, scope, .. } => out.push(Stmt::new(
-                DEPARTED,
-                vec![at.into(), t(person.to_string()), t(scope.to_string())],
-            )),
+            } => {
+                if let Some(state) = state {
+                    state.appointed(
+                        person.as_str(),
+                        grid.as_ref().map(|g| g.to_string()),
+                        scope.to_string(),
+                    );
+                }
+                out.push(Stmt::new(
+                    SUBJECT,
+                    vec![
+                        t("person"),
+                        t(person.to_string()),
+                        t(name.to_string()),
+                        t(scope.to_string()),
+                        t(role_name(&role)),
+                        grid.map(|g| g.to_string()).into(),
+                        at.into(),
+                    ],
+                ));
+            }
+            OrganizationEvent::CadreDeparted { person, scope, .. } => {
+                if let Some(state) = state {
+                    state.departed(person.as_str(), &scope.to_string());
+                }
+                out.push(Stmt::new(
+                    DEPARTED,
+                    vec![at.into(), t(person.to_string()), t(scope.to_string())],
+                ));
+            }
             OrganizationEvent::GridRegistered { .. } => {}
         }
         Ok(())
@@ -760,8 +836,9 @@ impl Projection for Leaderboard {
     }
     fn version(&self) -> u32 {
         // 2: the grid index of `leaderboard_subjects` is made with the table, the others
-        // when a build is served.
-        2
+        // when a build is served. 3: credits to leads and grid leaders resolved once per
+        // batch (`leads.rs`), the facts and the raters' scores written by key.
+        3
     }
     fn categories(&self) -> &'static [&'static str] {
         &[
@@ -779,14 +856,33 @@ impl Projection for Leaderboard {
     }
 
     fn apply(&self, event: &RecordedEvent, out: &mut Vec<Stmt>) -> Result<(), String> {
+        self.apply_with(event, None, out)
+    }
+
+    /// The leads and the grids' people the batch's credits need (`Leads`).
+    fn lookups(&self, events: &[RecordedEvent]) -> Vec<Lookup> {
+        Leads::lookups(events)
+    }
+
+    fn batch_state(&self, rows: Vec<Vec<Vec<Option<String>>>>) -> Option<BatchState> {
+        Some(Box::new(Leads::from_rows(rows)))
+    }
+
+    fn apply_with(
+        &self,
+        event: &RecordedEvent,
+        state: Option<&mut BatchState>,
+        out: &mut Vec<Stmt>,
+    ) -> Result<(), String> {
+        let state = state.and_then(|s| s.downcast_mut::<Leads>());
         match event.stream_id.split_once('-').map(|(c, _)| c) {
-            Some("assignment") => Self::assignment(event, out),
-            Some("procedure") => Self::procedure(event, out),
-            Some("listing") => Self::listing(event, out),
+            Some("assignment") => Self::assignment(event, state, out),
+            Some("procedure") => Self::procedure(event, state, out),
+            Some("listing") => Self::listing(event, state, out),
             Some("praise") => Self::praise(event, out),
             Some("lingyan_rating") => Self::rating(event, out),
             Some("lingyan_index") => Self::definition(event, out),
-            Some("region") => Self::organization(event, out),
+            Some("region") => Self::organization(event, state, out),
             _ => Ok(()),
         }
     }
