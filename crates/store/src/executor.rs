@@ -261,24 +261,11 @@ impl<L: EventLog> Executor<L> {
         A::Command: Clone,
     {
         let stream = StreamId::of(A::CATEGORY, id)?;
-        if let Some(command_id) = meta.command_id
-            && let Some(record) = self.log.find_command(command_id).await?
-        {
-            if record.stream_id != stream.as_str() {
-                return Err(StoreError::IdempotencyClash(format!(
-                    "command {command_id} was already used on stream {}",
-                    record.stream_id
-                ))
-                .into());
-            }
-            let done = record.outcome;
-            return Ok(Ok(Executed {
-                stream_id: stream.to_string(),
-                stream_version: done.stream_version,
-                positions: done.positions,
-                duplicate: true,
-            }));
-        }
+        // A command sent again gets its first result, whatever deciding it now would say.
+        // That is found without a round trip of its own on the way that matters: an append
+        // carrying the command id is answered as the duplicate by the log itself. Only a
+        // decision that would not append the same events (a refusal, nothing to do, other
+        // events: the state moved on since) asks the log whether the command was done.
         for _attempt in 0..self.max_attempts {
             let (mut state, version) = match self.cached::<A>(&stream) {
                 Some(hit) => hit,
@@ -288,10 +275,16 @@ impl<L: EventLog> Executor<L> {
                 Decision::Append(events) => events,
                 Decision::Refused(rejection) => {
                     self.keep(&stream, state, version);
+                    if let Some(done) = self.done_before(&stream, meta.command_id).await? {
+                        return Ok(Ok(done));
+                    }
                     return Ok(Err(rejection));
                 }
                 Decision::Nothing => {
                     self.keep(&stream, state, version);
+                    if let Some(done) = self.done_before(&stream, meta.command_id).await? {
+                        return Ok(Ok(done));
+                    }
                     return Ok(Ok(Executed {
                         stream_id: stream.to_string(),
                         stream_version: version,
@@ -326,6 +319,14 @@ impl<L: EventLog> Executor<L> {
                     tokio::task::yield_now().await;
                     continue;
                 }
+                Err(StoreError::IdempotencyClash(reason)) => {
+                    // The command was done on this stream with other events than deciding
+                    // it now gives: its first result stands.
+                    if let Some(done) = self.done_before(&stream, meta.command_id).await? {
+                        return Ok(Ok(done));
+                    }
+                    return Err(StoreError::IdempotencyClash(reason).into());
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -333,6 +334,35 @@ impl<L: EventLog> Executor<L> {
             stream_id: stream.to_string(),
             attempts: self.max_attempts,
         })
+    }
+
+    /// The first result of `command_id` on `stream`, if the log holds it; an idempotency
+    /// clash if it was used on another stream.
+    async fn done_before(
+        &self,
+        stream: &StreamId,
+        command_id: Option<Uuid>,
+    ) -> Result<Option<Executed>, ExecuteError> {
+        let Some(command_id) = command_id else {
+            return Ok(None);
+        };
+        let Some(record) = self.log.find_command(command_id).await? else {
+            return Ok(None);
+        };
+        if record.stream_id != stream.as_str() {
+            return Err(StoreError::IdempotencyClash(format!(
+                "command {command_id} was already used on stream {}",
+                record.stream_id
+            ))
+            .into());
+        }
+        let done = record.outcome;
+        Ok(Some(Executed {
+            stream_id: stream.to_string(),
+            stream_version: done.stream_version,
+            positions: done.positions,
+            duplicate: true,
+        }))
     }
 }
 

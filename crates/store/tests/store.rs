@@ -1018,6 +1018,36 @@ async fn executor_decides_appends_and_retries(store: Store, _clock: ManualClock)
         ("system", meta.command_id)
     );
 
+    // Sent again once the state has moved on, so that deciding it now would refuse it
+    // (over the ceiling): still its first result, not the refusal.
+    let fill = CommandMeta::with_command_id(Uuid::new_v4());
+    let first = executor
+        .execute::<Tally>("t4", TallyCommand::Add(1_000), &actor, fill)
+        .await
+        .expect("m")
+        .expect("ok");
+    let again = executor
+        .execute::<Tally>("t4", TallyCommand::Add(1_000), &actor, fill)
+        .await
+        .expect("m")
+        .expect("its first result, not a refusal");
+    assert!(again.duplicate);
+    assert_eq!(again.positions, first.positions);
+    // The same command id on another stream is refused, naming the first.
+    match executor
+        .execute::<Tally>("t5", TallyCommand::Add(1), &actor, fill)
+        .await
+    {
+        Err(ExecuteError::Store(StoreError::IdempotencyClash(reason))) => {
+            assert!(reason.contains("tally-t4"), "{reason}");
+        }
+        other => panic!(
+            "expected a clash, got {other:?}",
+            other = other.map(|r| r.map(|e| e.stream_version))
+        ),
+    }
+    assert_eq!(executor.load::<Tally>("t5").await.expect("load").1, 0);
+
     // With one attempt, contention surfaces as a clear conflict, not a lost write.
     let strict = Executor::new(store.clone()).with_max_attempts(1);
     let mut handles = Vec::new();
