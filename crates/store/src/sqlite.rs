@@ -289,12 +289,12 @@ impl SqliteStore {
         })
     }
 
-    /// Whether appends are refused (opened with [`SqliteStore::open_read_only`]).
     /// How this process's group commits went ([`writer::GroupCommits`]).
     pub fn group_commits(&self) -> writer::GroupCommits {
         self.writer.group_commits()
     }
 
+    /// Whether appends are refused (opened with [`SqliteStore::open_read_only`]).
     pub fn is_read_only(&self) -> bool {
         self.read_only
     }

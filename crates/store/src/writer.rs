@@ -173,11 +173,20 @@ impl AppendChain {
 
 /// Break the chain of `received` if `outcome` is not what its request decided.
 fn break_chain_unless_stored(received: &Received, outcome: &Result<AppendOutcome, StoreError>) {
-    if let Some(chain) = &received.chain
-        && !stored_as_decided(received, outcome)
-    {
+    if let Some(chain) = chain_broken_by(received, outcome) {
         chain.mark_broken();
     }
+}
+
+/// The chain of `received`, if `outcome` is not what its request decided.
+fn chain_broken_by<'a>(
+    received: &'a Received,
+    outcome: &Result<AppendOutcome, StoreError>,
+) -> Option<&'a AppendChain> {
+    received
+        .chain
+        .as_ref()
+        .filter(|_| !stored_as_decided(received, outcome))
 }
 
 /// Whether `outcome` is what the request decided: not an error, nor a duplicate that is not
@@ -278,9 +287,8 @@ pub fn spawn_writer<B: LogBackend>(
 ) -> WriterHandle {
     let (queue, mut rx) = mpsc::channel::<(Received, Reply)>(4096);
     let counts = Arc::new(Counts::default());
-    let counted = counts.clone();
+    let task_counts = counts.clone();
     tokio::spawn(async move {
-        let counts = counted;
         let mut group: Vec<(Received, Reply)> = Vec::new();
         // The head this writer committed last: the next group is planned on it.
         let mut predicted: Option<Head> = None;
@@ -302,7 +310,7 @@ pub fn spawn_writer<B: LogBackend>(
                 &requests,
                 false,
                 &mut predicted,
-                &counts,
+                &task_counts,
             )
             .await
             {
@@ -327,7 +335,7 @@ pub fn spawn_writer<B: LogBackend>(
                             single,
                             true,
                             &mut predicted,
-                            &counts,
+                            &task_counts,
                         )
                         .await
                         {
@@ -518,17 +526,6 @@ pub fn plan(
 
     // Chains this plan breaks (marked only once the outcome is final: [`settle_chains`]).
     let mut broken: Vec<&AppendChain> = Vec::new();
-    fn note<'a>(
-        broken: &mut Vec<&'a AppendChain>,
-        received: &'a Received,
-        outcome: &Result<AppendOutcome, StoreError>,
-    ) {
-        if let Some(chain) = &received.chain
-            && !stored_as_decided(received, outcome)
-        {
-            broken.push(chain);
-        }
-    }
 
     for received in requests {
         let Received { request, at, chain } = received;
@@ -543,7 +540,7 @@ pub fn plan(
             continue;
         }
         if let Some(outcome) = duplicate_of(request, existing, &seen_commands) {
-            note(&mut broken, received, &outcome);
+            broken.extend(chain_broken_by(received, &outcome));
             outcomes.push(outcome);
             continue;
         }
@@ -556,7 +553,7 @@ pub fn plan(
                 expected,
                 actual,
             });
-            note(&mut broken, received, &conflict);
+            broken.extend(chain_broken_by(received, &conflict));
             outcomes.push(conflict);
             continue;
         }

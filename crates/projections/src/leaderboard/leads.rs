@@ -81,34 +81,24 @@ impl Leads {
             }
         }
         // (An event that does not decode is left to `apply`, which names it.)
-        let mut lookups = Vec::new();
         let mut leads: Vec<_> = leads.into_iter().collect();
         leads.sort();
-        for chunk in leads.chunks(KEYS_PER_LOOKUP) {
-            lookups.push(Lookup {
-                sql: format!(
-                    "select 'lead', l.kind, l.key, l.person from {{leaderboard_leads}} l \
-                     join (values {}) v on l.kind = v.column1 and l.key = v.column2",
-                    placeholders(chunk.len(), 2)
-                ),
-                args: chunk
-                    .iter()
-                    .flat_map(|(kind, key)| [Arg::from(*kind), Arg::from(key.as_str())])
-                    .collect(),
-            });
-        }
         let mut grids: Vec<_> = grids.into_iter().collect();
         grids.sort();
-        for chunk in grids.chunks(KEYS_PER_LOOKUP) {
-            lookups.push(Lookup {
-                sql: format!(
-                    "select 'grid', s.grid, s.id, s.scope from {{leaderboard_subjects}} s \
-                     join (values {}) v on s.grid = v.column1 where s.active = 1",
-                    placeholders(chunk.len(), 1)
-                ),
-                args: chunk.iter().map(|g| Arg::from(g.as_str())).collect(),
-            });
-        }
+        let mut lookups = by_values(
+            &leads,
+            2,
+            "select 'lead', l.kind, l.key, l.person from {leaderboard_leads} l \
+             join (values {}) v on l.kind = v.column1 and l.key = v.column2",
+            |(kind, key)| vec![Arg::from(*kind), Arg::from(key.as_str())],
+        );
+        lookups.extend(by_values(
+            &grids,
+            1,
+            "select 'grid', s.grid, s.id, s.scope from {leaderboard_subjects} s \
+             join (values {}) v on s.grid = v.column1 where s.active = 1",
+            |grid| vec![Arg::from(grid.as_str())],
+        ));
         lookups
     }
 
@@ -167,6 +157,17 @@ impl Leads {
             }
         }
     }
+}
+
+/// `sql` for `keys`, [`KEYS_PER_LOOKUP`] at a time: its `{}` is the keys' `values` list,
+/// `width` values each, bound from `args`.
+fn by_values<K>(keys: &[K], width: usize, sql: &str, args: impl Fn(&K) -> Vec<Arg>) -> Vec<Lookup> {
+    keys.chunks(KEYS_PER_LOOKUP)
+        .map(|chunk| Lookup {
+            sql: sql.replacen("{}", &placeholders(chunk.len(), width), 1),
+            args: chunk.iter().flat_map(&args).collect(),
+        })
+        .collect()
 }
 
 /// `($1, $2), ($3, $4)` for `rows` rows of `width` values.
