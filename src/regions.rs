@@ -52,13 +52,12 @@ impl Directory {
             for recorded in page {
                 // Other event types of the stream (cadres, grids) decode too and are
                 // skipped; one that does not decode is a corrupt log, named by position.
-                let event: OrganizationEvent =
-                    serde_json::from_value(recorded.payload).map_err(|e| {
-                        anyhow::anyhow!(
-                            "the region event at position {} does not decode: {e}",
-                            recorded.position
-                        )
-                    })?;
+                let event: OrganizationEvent = recorded.payload.decode().map_err(|e| {
+                    anyhow::anyhow!(
+                        "the region event at position {} does not decode: {e}",
+                        recorded.position
+                    )
+                })?;
                 directory.apply(event);
             }
         }

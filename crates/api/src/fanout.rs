@@ -23,8 +23,6 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use xingcun_domain::assignment::AssignmentStatus;
@@ -187,7 +185,7 @@ pub async fn handle(
     if event.event_type != "TaskDispatched" && event.event_type != "TaskWithdrawn" {
         return Ok(());
     }
-    let task: TaskEvent = match TaskEvent::deserialize(&event.payload) {
+    let task: TaskEvent = match event.payload.decode::<TaskEvent>() {
         Ok(t) => t,
         Err(e) => {
             tracing::error!(position = event.position, error = %e, "fan-out: undecodable task event; skipped");

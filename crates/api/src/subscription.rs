@@ -55,7 +55,7 @@ impl From<RecordedEvent> for LogEvent {
             prev_hash: e.prev_hash,
             hash: e.hash,
             regions: e.metadata.regions,
-            payload: Json(e.payload),
+            payload: Json(e.payload.into_value()),
         }
     }
 }

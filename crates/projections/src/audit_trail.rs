@@ -12,7 +12,7 @@
 //! was with copies of both 64-character hashes in every row (1.3 million rows for the
 //! 3-year city).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use xingcun_store::{RecordedEvent, StoreError};
 
 use crate::runtime::{Projection, Table, t};
@@ -107,7 +107,7 @@ pub async fn trail<L: xingcun_store::EventLog>(
             event_type: e.event_type,
             prev_hash: e.prev_hash,
             hash: e.hash,
-            payload: e.payload,
+            payload: e.payload.into_value(),
         })
         .collect())
 }
@@ -222,7 +222,9 @@ pub async fn village_as_of<L: xingcun_store::EventLog>(
         match id.category() {
             "village" => {
                 for e in &recorded {
-                    let event = LedgerEvent::deserialize(&e.payload)
+                    let event = e
+                        .payload
+                        .decode::<LedgerEvent>()
                         .map_err(|err| decode_err(err, e.position))?;
                     ledger.evolve(&event);
                 }
@@ -230,7 +232,9 @@ pub async fn village_as_of<L: xingcun_store::EventLog>(
             "assignment" => {
                 let mut assignment = Assignment::default();
                 for e in &recorded {
-                    let event = AssignmentEvent::deserialize(&e.payload)
+                    let event = e
+                        .payload
+                        .decode::<AssignmentEvent>()
                         .map_err(|err| decode_err(err, e.position))?;
                     assignment.evolve(&event);
                 }

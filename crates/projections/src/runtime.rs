@@ -1045,7 +1045,10 @@ pub fn body(event: &RecordedEvent) -> &serde_json::Value {
 
 /// Decode an event's payload into a domain event type.
 pub fn decode<T: serde::de::DeserializeOwned>(event: &RecordedEvent) -> Result<T, String> {
-    T::deserialize(&event.payload).map_err(|e| format!("payload does not decode: {e}"))
+    event
+        .payload
+        .decode::<T>()
+        .map_err(|e| format!("payload does not decode: {e}"))
 }
 
 /// An `Arg` for a text column.

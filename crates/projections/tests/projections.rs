@@ -588,7 +588,7 @@ async fn withdraw_after_signing(store: &Store, clock: &ManualClock) -> String {
         .pop()
         .expect("the withdrawal");
     let TaskEvent::TaskWithdrawn(withdrawal) =
-        serde_json::from_value::<TaskEvent>(event.payload).expect("task event")
+        event.payload.decode::<TaskEvent>().expect("task event")
     else {
         panic!("not a withdrawal");
     };
@@ -1948,7 +1948,7 @@ async fn check_index_against_the_domain(db: &ReadDb, events: &[RecordedEvent], t
         .iter()
         .filter(|e| e.stream_id.starts_with("lingyan_rating-"))
     {
-        let event: RatingEvent = serde_json::from_value(e.payload.clone()).expect("rating");
+        let event: RatingEvent = e.payload.decode().expect("rating");
         sheets
             .entry(e.stream_id.clone())
             .or_default()
@@ -2277,7 +2277,7 @@ async fn leaderboards_rank_the_record(store: Store, clock: ManualClock) {
     let notice = events
         .iter()
         .filter(|e| e.event_type == "AssignmentIssued")
-        .find_map(|e| match serde_json::from_value(e.payload.clone()) {
+        .find_map(|e| match e.payload.decode() {
             Ok(AssignmentEvent::AssignmentIssued(n)) if n.village.as_str() == c => Some(n),
             _ => None,
         })
@@ -2651,14 +2651,10 @@ async fn grid_work_goes_to_the_leader_in_office(store: Store, clock: ManualClock
     runtime.catch_up().await.expect("catch up");
     let events = all_events(&store).await;
     let notice_for = |village: &str| {
-        events
-            .iter()
-            .find_map(|e| match serde_json::from_value(e.payload.clone()) {
-                Ok(AssignmentEvent::AssignmentIssued(n)) if n.village.as_str() == village => {
-                    Some(n)
-                }
-                _ => None,
-            })
+        events.iter().find_map(|e| match e.payload.decode() {
+            Ok(AssignmentEvent::AssignmentIssued(n)) if n.village.as_str() == village => Some(n),
+            _ => None,
+        })
     };
     // A grid of a village that has had work issued to it.
     let (grid, village, town) = events

@@ -232,13 +232,15 @@ impl<L: EventLog> Executor<L> {
         let mut state = A::default();
         let mut version = 0;
         for recorded in self.log.read_stream(stream, 1).await? {
-            let event: A::Event = serde_json::from_value(recorded.payload).map_err(|e| {
-                ExecuteError::Undecodable {
-                    stream_id: stream.to_string(),
-                    position: recorded.position,
-                    reason: e.to_string(),
-                }
-            })?;
+            let event: A::Event =
+                recorded
+                    .payload
+                    .decode()
+                    .map_err(|e| ExecuteError::Undecodable {
+                        stream_id: stream.to_string(),
+                        position: recorded.position,
+                        reason: e.to_string(),
+                    })?;
             state.evolve(&event);
             version = recorded.stream_version;
         }

@@ -169,6 +169,7 @@ pub mod hash;
 pub mod limits;
 pub mod migrations;
 pub mod model;
+pub mod payload;
 pub mod postgres;
 pub mod sqlite;
 pub mod subscribe;
@@ -186,6 +187,7 @@ pub use model::{
     AppendOutcome, AppendRequest, CommandRecord, EventMetadata, ExpectedVersion, NewEvent,
     RecordedEvent, StreamId,
 };
+pub use payload::Payload;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use subscribe::subscribe;
@@ -249,7 +251,7 @@ pub(crate) fn decode_event(
     command_id: Option<Uuid>,
     event_type: String,
     schema_version: i64,
-    payload: &str,
+    payload: String,
     metadata: &str,
     recorded_at: chrono::DateTime<chrono::Utc>,
     prev_hash: String,
@@ -259,8 +261,7 @@ pub(crate) fn decode_event(
         position: position as u64,
         reason,
     };
-    let payload: serde_json::Value =
-        serde_json::from_str(payload).map_err(|e| corrupt(format!("payload: {e}")))?;
+    let payload = Payload::from_text(payload).map_err(|e| corrupt(format!("payload: {e}")))?;
     let metadata: EventMetadata =
         serde_json::from_str(metadata).map_err(|e| corrupt(format!("metadata: {e}")))?;
     let derived = stream_id

@@ -8,6 +8,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::StoreError;
+use crate::payload::Payload;
 
 /// A stream id: `{category}-{id}`, e.g. `task-7f3c…` or `village-330681104201`.
 ///
@@ -188,7 +189,8 @@ pub struct RecordedEvent {
     pub event_id: Uuid,
     pub event_type: String,
     pub schema_version: u32,
-    pub payload: Value,
+    /// Decoded lazily: see [`Payload`].
+    pub payload: Payload,
     pub metadata: EventMetadata,
     pub recorded_at: DateTime<Utc>,
     pub prev_hash: String,

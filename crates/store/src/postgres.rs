@@ -449,7 +449,11 @@ fn bind_rows<'q>(
                 .map(|e| e.schema_version as i32)
                 .collect::<Vec<_>>(),
         )
-        .bind(rows.iter().map(|e| e.payload.clone()).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|e| sqlx::types::Json(e.payload.json()))
+                .collect::<Vec<_>>(),
+        )
         .bind(metadata)
         .bind(rows.iter().map(|e| e.recorded_at).collect::<Vec<_>>())
         .bind(rows.iter().map(|e| e.prev_hash.clone()).collect::<Vec<_>>())

@@ -376,21 +376,21 @@ fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
     let uuid = |column: &str, text: &str| {
         Uuid::parse_str(text).map_err(|e| corrupt(format!("{column}: {e}")))
     };
-    let event_id: String = row.try_get("event_id")?;
-    let command_id: Option<String> = row.try_get("command_id")?;
-    let recorded_at: String = row.try_get("recorded_at")?;
+    let event_id: &str = row.try_get("event_id")?;
+    let command_id: Option<&str> = row.try_get("command_id")?;
+    let recorded_at: &str = row.try_get("recorded_at")?;
     crate::decode_event(
         position,
         row.try_get("stream_id")?,
         row.try_get("category")?,
         row.try_get("stream_version")?,
-        uuid("event_id", &event_id)?,
-        command_id.map(|c| uuid("command_id", &c)).transpose()?,
+        uuid("event_id", event_id)?,
+        command_id.map(|c| uuid("command_id", c)).transpose()?,
         row.try_get("event_type")?,
         row.try_get("schema_version")?,
         row.try_get("payload")?,
         row.try_get("metadata")?,
-        DateTime::parse_from_rfc3339(&recorded_at)
+        DateTime::parse_from_rfc3339(recorded_at)
             .map_err(|e| corrupt(format!("recorded_at: {e}")))?
             .with_timezone(&Utc),
         row.try_get("prev_hash")?,
@@ -595,7 +595,7 @@ impl LogBackend for SqliteLog {
                     .push_bind(e.metadata.command_id.map(|c| c.to_string()))
                     .push_bind(e.event_type.clone())
                     .push_bind(i64::from(e.schema_version))
-                    .push_bind(e.payload.to_string())
+                    .push_bind(e.payload.json().get().to_owned())
                     .push_bind(serde_json::to_string(&e.metadata).unwrap_or_default())
                     .push_bind(hash::format_time(&e.recorded_at))
                     .push_bind(e.prev_hash.clone())

@@ -28,6 +28,7 @@ use crate::EventLog;
 use crate::error::StoreError;
 use crate::hash::{self, GENESIS_HASH};
 use crate::model::RecordedEvent;
+use crate::payload::Payload;
 use crate::verify::ChainChecker;
 
 const PAGE: u32 = 10_000;
@@ -177,7 +178,7 @@ fn parse_line(text: &str, line: u64) -> Result<Parsed, TransferError> {
         event_id: l.event_id,
         event_type: l.event_type,
         schema_version: l.schema_version,
-        payload: l.payload,
+        payload: Payload::from(l.payload),
         metadata: l.metadata,
         recorded_at,
         prev_hash: l.prev_hash,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::model::RecordedEvent;
+use crate::payload::Payload;
 
 /// Turns a payload at schema version `from` into version `from + 1`.
 pub type UpcastFn = Arc<dyn Fn(Value) -> Value + Send + Sync>;
@@ -52,7 +53,7 @@ impl Upcasters {
             .steps
             .get(&(event.event_type.clone(), event.schema_version))
         {
-            event.payload = step(std::mem::take(&mut event.payload));
+            event.payload = Payload::from(step(std::mem::take(&mut event.payload).into_value()));
             event.schema_version += 1;
         }
         event

@@ -148,6 +148,10 @@ impl ChainChecker {
                 position: e.position,
             });
         }
+        let payload = e.payload.try_value().map_err(|err| Tamper::Unreadable {
+            position: e.position,
+            reason: format!("payload: {err}"),
+        })?;
         let recomputed = hash::chain_hash(
             &e.prev_hash,
             &HashInput {
@@ -156,7 +160,7 @@ impl ChainChecker {
                 event_id: e.event_id,
                 event_type: &e.event_type,
                 schema_version: e.schema_version,
-                payload: &e.payload,
+                payload,
                 metadata: &e.metadata,
                 recorded_at: &e.recorded_at,
             },

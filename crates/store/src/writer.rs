@@ -33,6 +33,7 @@ use crate::clock::Clock;
 use crate::error::StoreError;
 use crate::hash::{self, GENESIS_HASH, HashInput};
 use crate::model::{AppendOutcome, AppendRequest, ExpectedVersion, RecordedEvent};
+use crate::payload::Payload;
 
 /// Most requests one group commit takes.
 const MAX_GROUP_REQUESTS: usize = 512;
@@ -586,7 +587,7 @@ pub fn plan(
                 event_id: event.event_id,
                 event_type: event.event_type.clone(),
                 schema_version: event.schema_version,
-                payload: event.payload.clone(),
+                payload: Payload::from(event.payload.clone()),
                 metadata: request.metadata.clone(),
                 recorded_at,
                 prev_hash: std::mem::replace(&mut prev_hash, hash.clone()),

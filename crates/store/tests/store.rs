@@ -619,7 +619,7 @@ async fn verify_names_an_inserted_event(store: Store, _clock: ManualClock) {
     let forge = store.read_all(0, 5).await.expect("read");
     let mut forged = forge[2].clone();
     forged.event_id = Uuid::new_v4();
-    forged.payload = json!({"n": 42, "forged": true});
+    forged.payload = json!({"n": 42, "forged": true}).into();
     forged.hash = xingcun_store::hash::chain_hash(
         &forged.prev_hash,
         &xingcun_store::hash::HashInput {
@@ -667,7 +667,7 @@ async fn verify_names_an_inserted_event(store: Store, _clock: ManualClock) {
             .bind(&forged.stream_id)
             .bind(forged.event_id)
             .bind(&forged.event_type)
-            .bind(&forged.payload)
+            .bind(forged.payload.value())
             .bind(serde_json::to_value(&forged.metadata).expect("json"))
             .bind(&recorded_at)
             .bind(&forged.prev_hash)
@@ -1109,6 +1109,26 @@ async fn sqlite_store_type_is_usable_directly() {
         .expect("append");
     assert_eq!(store.clock().now(), clock().now());
     assert!(verify(&store).await.expect("verify").is_intact());
+}
+
+/// The bundled SQLite is built without memory statistics (`.cargo/config.toml`): with them
+/// every allocation takes one global mutex, which sqlx's reading thread and the decoding
+/// task fought over on every row of a long read (BENCHMARKS.md §1).
+#[tokio::test]
+async fn sqlite_is_built_without_memory_statistics() {
+    let db = fresh_sqlite();
+    let store = SqliteStore::connect(db.url(), Arc::new(clock()))
+        .await
+        .expect("store");
+    let options: Vec<String> =
+        sqlx::query_scalar("select compile_options from pragma_compile_options")
+            .fetch_all(store.pool())
+            .await
+            .expect("compile options");
+    assert!(
+        options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+        "{options:?}"
+    );
 }
 
 /// A cached state is only a guess: when another writer moved the stream on, the append
