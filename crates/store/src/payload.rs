@@ -2,10 +2,11 @@
 //!
 //! Read from the log, a payload keeps the JSON text the database sent (checked as
 //! `serde_json::Value` parsing would check it, which costs a scan but no allocation) and
-//! builds the `serde_json::Value` tree only when someone asks for it. A projection that decodes the body into its own
-//! type ([`Payload::decode`]) parses the text once, straight into that type; a rebuild that
-//! reads a million events and skips most of them never builds a tree at all. Built from a
-//! value (an append), it keeps the value and writes the text once, when a backend binds it.
+//! builds the `serde_json::Value` tree only when someone asks for it. A projection that
+//! decodes the body into its own type ([`Payload::decode`]) parses the text once, straight
+//! into that type; a rebuild that reads a million events and skips most of them never
+//! builds a tree at all. Built from a value (an append), it keeps the value and writes the
+//! text once, when a backend binds it.
 
 use std::fmt;
 use std::ops::Deref;
