@@ -203,6 +203,11 @@ impl ReadDb {
     }
 
     /// Run one statement outside a transaction.
+    /// Whether the read models live in PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, ReadDb::Postgres(_))
+    }
+
     pub async fn execute(&self, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {
         // Autocommit: a statement that writes nothing (`create table if not exists` of a
         // table that exists) then takes no write lock.

@@ -305,6 +305,29 @@ async fn rebuilds_are_identical(store: Store, clock: ManualClock) {
         .await
         .expect("one pass, two at a time");
     assert_eq!(snapshot(runtime.db()).await, first);
+    // On PostgreSQL every text column of a build compares as bytes (`collate "C"`), as on
+    // SQLite: faster key comparisons, one order on both backends.
+    if runtime.db().is_postgres() {
+        let rows = runtime
+            .db()
+            .fetch(
+                "select count(*), count(*) filter (where c.collation_name = 'C') \
+                 from information_schema.columns c \
+                 join information_schema.tables t \
+                   on t.table_schema = c.table_schema and t.table_name = c.table_name \
+                 where c.table_schema = 'xingcun_read' and t.table_type = 'BASE TABLE' \
+                   and c.data_type = 'text' and t.table_name not like 'projection%'",
+                &[],
+            )
+            .await
+            .expect("columns");
+        let counts: Vec<String> = rows[0].iter().map(|a| format!("{a:?}")).collect();
+        assert_eq!(
+            counts[0], counts[1],
+            "every text column of a build: {counts:?}"
+        );
+        assert!(counts[0] != "Int(0)", "{counts:?}");
+    }
 
     // Interrupted: a fresh build stepped part of the way, the runtime dropped (as a crash
     // would), then a new runtime resumes it.
