@@ -81,14 +81,10 @@ impl Payload {
     }
 
     /// The value, taking it out of the payload.
-    pub fn into_value(self) -> Value {
-        match self.value.into_inner() {
+    pub fn into_value(mut self) -> Value {
+        match self.value.take() {
             Some(value) => value,
-            None => self
-                .text
-                .get()
-                .and_then(|text| serde_json::from_str(text.get()).ok())
-                .unwrap_or(Value::Null),
+            None => self.parse().unwrap_or(Value::Null),
         }
     }
 }
